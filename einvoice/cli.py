@@ -1,0 +1,135 @@
+"""The `einvoice` command: run the service and its workers, migrate, and manage the local stack.
+
+einvoice serve                 the HTTP API (uvicorn)
+einvoice worker                a batch ingest worker
+einvoice migrate               bring Cassandra and PostgreSQL to this code's schema
+einvoice stack up|down|status  the local Cassandra, PostgreSQL and Redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from einvoice.config import Settings, get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, get_settings())
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="einvoice", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", help="bind address (default EINVOICE_HTTP_HOST)")
+    serve.add_argument("--port", type=int, help="port (default EINVOICE_HTTP_PORT)")
+    serve.add_argument("--workers", type=int, help="processes (default EINVOICE_HTTP_WORKERS)")
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run a batch ingest worker")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply the Cassandra and PostgreSQL schemas")
+    migrate.set_defaults(handler=_migrate)
+
+    stack = commands.add_parser("stack", help="the local Cassandra, PostgreSQL and Redis")
+    stack_commands = stack.add_subparsers(required=True, metavar="ACTION")
+    for action, text in (
+        ("up", "install what is missing, start what is not running, wait until all answer"),
+        ("down", "stop the servers `up` started (never anyone else's)"),
+        ("status", "say what runs where"),
+    ):
+        sub = stack_commands.add_parser(action, help=text)
+        if action != "status":
+            sub.add_argument(
+                "components",
+                nargs="*",
+                metavar="COMPONENT",
+                help="cassandra, postgres, redis (default: all)",
+            )
+        sub.set_defaults(handler=_stack, action=action)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        workers=args.workers or settings.http_workers,
+        loop="uvloop",
+        http="httptools",
+        # Our own middleware counts and times every request (Prometheus); no per-request log line.
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    print("einvoice worker: batch ingest is not built yet (issue #6).", file=sys.stderr)
+    return 2
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncpg
+    from cassandra import DriverException
+    from cassandra.cluster import NoHostAvailable
+
+    from storage.errors import SchemaError
+    from storage.schema_versions import migrate_all
+
+    started = time.monotonic()
+    try:
+        report = migrate_all(settings)
+    except SchemaError as error:
+        print(f"einvoice migrate: {error}", file=sys.stderr)
+        return 1
+    except (NoHostAvailable, DriverException, asyncpg.PostgresError, OSError) as error:
+        print(
+            f"einvoice migrate: a database did not answer or refused a statement: {error}\n"
+            "Is the stack up (`einvoice stack status`)?",
+            file=sys.stderr,
+        )
+        return 1
+    for name, result in (("cassandra", report.cassandra), ("postgres", report.postgres)):
+        applied = ", ".join(result.applied) or "nothing to apply"
+        print(f"{name}: version {result.from_version or 'none'} -> {result.to_version} ({applied})")
+    print(f"migrated in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    from einvoice import stack
+
+    try:
+        if args.action == "up":
+            started = time.monotonic()
+            stack.up(settings, args.components)
+            print(f"stack up in {time.monotonic() - started:.1f} s")
+        elif args.action == "down":
+            stopped = stack.down(settings, args.components)
+            print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")
+        for name, description in stack.status(settings).items():
+            print(f"{name:10} {description}")
+    except stack.StackError as error:
+        print(f"einvoice stack {args.action}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Configuration from the environment: one typed settings object for the API, workers and CLI.
+
+Every variable is prefixed `EINVOICE_`; docs/configuration.md lists them all. Defaults describe the
+local development stack (`einvoice stack up`), so a newcomer needs to set nothing. Outside
+development the settings refuse the development placeholders for secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Development placeholders: accepted only when EINVOICE_ENVIRONMENT=development.
+DEV_POSTGRES_PASSWORD = "einvoice-dev"  # noqa: S105 - a documented local-only placeholder
+
+_REPLICATION = re.compile(
+    r"^(SimpleStrategy:\d+|NetworkTopologyStrategy:[\w.-]+=\d+(,[\w.-]+=\d+)*)$"
+)
+
+
+class Settings(BaseSettings):
+    """All settings; see docs/configuration.md for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="EINVOICE_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # HTTP service.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    http_workers: int = Field(default=1, ge=1)
+
+    # Cassandra.
+    cassandra_hosts: str = "127.0.0.1"  # comma-separated contact points
+    cassandra_port: int = Field(default=9042, ge=1, le=65535)
+    cassandra_keyspace: str = "einvoice"
+    cassandra_local_dc: str = "datacenter1"
+    # `SimpleStrategy:1` locally; `NetworkTopologyStrategy:dc1=3,dc2=3` on a cluster.
+    cassandra_replication: str = "SimpleStrategy:1"
+    cassandra_connect_timeout_s: float = Field(default=10.0, gt=0)
+    cassandra_request_timeout_s: float = Field(default=5.0, gt=0)
+
+    # PostgreSQL (the taxpayer registry).
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_user: str = "einvoice"
+    postgres_password: SecretStr = SecretStr(DEV_POSTGRES_PASSWORD)
+    postgres_database: str = "einvoice"
+    postgres_pool_min: int = Field(default=1, ge=0)
+    postgres_pool_max: int = Field(default=10, ge=1)
+
+    # Redis (queue and lookup cache).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Readiness probes give each backend this long to answer.
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+
+    # Local stack (`einvoice stack ...`): where its servers keep their data, logs and pids, and
+    # where downloads are cached between runs and clones.
+    stack_dir: Path = PROJECT_ROOT / ".stack"
+    cache_dir: Path = Path.home() / ".cache" / "einvoice"
+    cassandra_version: str = "5.0.8"
+    cassandra_heap: str = "1G"
+    stack_start_timeout_s: float = Field(default=180.0, gt=0)
+    stack_stop_grace_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("cassandra_replication")
+    @classmethod
+    def _replication_is_well_formed(cls, value: str) -> str:
+        if not _REPLICATION.match(value):
+            raise ValueError(
+                "expected 'SimpleStrategy:<rf>' or 'NetworkTopologyStrategy:<dc>=<rf>[,<dc>=<rf>]'"
+            )
+        return value
+
+    @field_validator("cassandra_keyspace", "postgres_database", "postgres_user")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,47}", value):
+            raise ValueError("must be a lower-case identifier: [a-z][a-z0-9_]{0,47}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_development(self) -> Settings:
+        if (
+            self.environment != "development"
+            and self.postgres_password.get_secret_value() == DEV_POSTGRES_PASSWORD
+        ):
+            raise ValueError(
+                "EINVOICE_POSTGRES_PASSWORD is the development placeholder; "
+                "set a real secret outside development"
+            )
+        return self
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [host.strip() for host in self.cassandra_hosts.split(",") if host.strip()]
+
+    def cassandra_replication_map(self) -> dict[str, str]:
+        """The keyspace replication as CQL expects it, from `cassandra_replication`."""
+        strategy, _, spec = self.cassandra_replication.partition(":")
+        if strategy == "SimpleStrategy":
+            return {"class": "SimpleStrategy", "replication_factor": spec}
+        replication = {"class": "NetworkTopologyStrategy"}
+        for item in spec.split(","):
+            dc, _, factor = item.partition("=")
+            replication[dc] = factor
+        return replication
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

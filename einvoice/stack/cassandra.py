@@ -1,0 +1,229 @@
+"""Cassandra 5.0 for the local stack, assembled from Maven Central and run as one loopback node.
+
+There is no 5.0 server tarball on Maven Central, so the server is `cassandra-all` plus its runtime
+dependencies, copied by Maven into a cache folder shared by every clone on the machine
+(`<cache_dir>/cassandra-<version>/lib`), then started directly with `java` and the JDK 17 options
+of Cassandra's own conf/jvm17-server.options.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from string import Template
+
+from einvoice.config import Settings
+from einvoice.stack.process import StackError, port_is_open
+from einvoice.stack.server import LocalServer
+from einvoice.stack.system import require_program, say
+
+STORAGE_PORT = 7000
+JMX_PORT = 7199
+_HERE = Path(__file__).resolve().parent
+
+# From Cassandra 5.0's conf/jvm17-server.options: without these the JVM refuses the reflective
+# access Cassandra needs and dies at start-up.
+_JDK17_OPTIONS = [
+    *(
+        f"--add-exports={module}=ALL-UNNAMED"
+        for module in (
+            "java.base/jdk.internal.misc",
+            "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+            "java.management/com.sun.jmx.remote.security",
+            "java.rmi/sun.rmi.registry",
+            "java.rmi/sun.rmi.server",
+            "java.sql/java.sql",
+            "java.base/java.lang.ref",
+            "jdk.unsupported/sun.misc",
+            "jdk.compiler/com.sun.tools.javac.file",
+            "jdk.attach/sun.tools.attach",
+        )
+    ),
+    *(
+        f"--add-opens={module}=ALL-UNNAMED"
+        for module in (
+            "java.base/java.lang.module",
+            "java.base/jdk.internal.loader",
+            "java.base/jdk.internal.ref",
+            "java.base/jdk.internal.reflect",
+            "java.base/jdk.internal.math",
+            "java.base/jdk.internal.module",
+            "java.base/jdk.internal.util.jar",
+            "java.base/sun.nio.ch",
+            "java.base/java.io",
+            "java.base/java.lang.reflect",
+            "java.base/java.lang",
+            "java.base/java.util",
+            "java.base/java.nio",
+            "jdk.management/com.sun.management.internal",
+            "jdk.compiler/com.sun.tools.javac",
+        )
+    ),
+]
+
+_LOGBACK = """<configuration scan="false">
+  <!-- One log: the server's output, appended to <stack_dir>/logs/cassandra.log by the stack. -->
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT"/></root>
+  <logger name="org.apache.cassandra" level="INFO"/>
+</configuration>
+"""
+
+
+class CassandraNode(LocalServer):
+    # SIGTERM (the default) runs Cassandra's shutdown hook: drain, flush memtables, close the log.
+    name = "cassandra"
+    readiness_interval_s = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, settings.cassandra_contact_points[0], settings.cassandra_port)
+        self.home = settings.stack_dir / "cassandra"
+
+    def start(self) -> None:
+        for port, what in ((STORAGE_PORT, "storage"), (JMX_PORT, "JMX")):
+            if port_is_open("127.0.0.1", port):
+                raise self.port_taken_error(port, what)
+        java = self._java()
+        lib = self.ensure_assembled()
+        conf = self._write_config()
+        heap = self.settings.cassandra_heap
+        say(f"cassandra: starting (heap {heap}); log {self.process.log_file}")
+        self.process.start(self._command(java, lib, conf), cwd=self.home)
+
+    def check_existing(self) -> None:
+        if not _speaks_cql(self.host, self.port):
+            raise self.port_taken_error(self.port, "CQL")
+
+    def _java(self) -> str:
+        java = require_program(
+            "java",
+            hint="Cassandra 5.0 needs Java 11 or 17: apt-get install openjdk-17-jre-headless",
+        )
+        result = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, check=False
+        )
+        match = re.search(r'version "(\d+)', result.stderr)
+        major = int(match.group(1)) if match else 0
+        if major not in (11, 17):
+            raise StackError(
+                "cassandra: Cassandra 5.0 runs on Java 11 or 17, and `java` is "
+                f"{major or 'unknown'}. "
+                "Install openjdk-17-jre-headless and put it first on PATH (or set JAVA_HOME/bin)."
+            )
+        return str(java)
+
+    # -- assembly -------------------------------------------------------------------------------
+
+    def lib_dir(self) -> Path:
+        return self.settings.cache_dir / f"cassandra-{self.settings.cassandra_version}" / "lib"
+
+    def ensure_assembled(self) -> Path:
+        """Copy cassandra-all and its runtime dependencies from Maven Central, once per machine."""
+        lib = self.lib_dir()
+        if (lib / ".complete").exists():
+            return lib
+        mvn = require_program(
+            "mvn", hint="Assembling Cassandra needs Maven: apt-get install maven (and Java 17)."
+        )
+        version = self.settings.cassandra_version
+        say(f"cassandra: assembling {version} from Maven Central into {lib} (once per machine)")
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="lib-", dir=lib.parent))
+        result = subprocess.run(
+            [
+                str(mvn),
+                "-B",
+                "-q",
+                "-f",
+                str(_HERE / "cassandra-pom.xml"),
+                f"-Dcassandra.version={version}",
+                "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        # Maven reports an ERROR about ${jmc5.path} (system-scoped profiler jars in Cassandra's
+        # parent pom) and still succeeds; the jar we need being there is the real test.
+        if not (staging / f"cassandra-all-{version}.jar").exists():
+            shutil.rmtree(staging, ignore_errors=True)
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise StackError(
+                f"cassandra: Maven could not fetch cassandra-all {version} (exit "
+                f"{result.returncode}). Check access to Maven Central.\n{tail}"
+            )
+        (staging / ".complete").write_text(version)
+        shutil.rmtree(lib, ignore_errors=True)
+        staging.rename(lib)
+        return lib
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def _write_config(self) -> Path:
+        conf_dir = self.home / "conf"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        template = Template((_HERE / "templates" / "cassandra.yaml").read_text())
+        yaml = template.substitute(
+            listen_address=self.host if self.host != "localhost" else "127.0.0.1",
+            storage_port=STORAGE_PORT,
+            native_port=self.port,
+            data_dir=self.home,
+        )
+        conf = conf_dir / "cassandra.yaml"
+        conf.write_text(yaml)
+        (conf_dir / "logback.xml").write_text(_LOGBACK)
+        return conf
+
+    def _command(self, java: str, lib: Path, conf: Path) -> list[str]:
+        heap = self.settings.cassandra_heap
+        jamm = next(lib.glob("jamm-*.jar"), None)
+        return [
+            java,
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-Xss256k",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=300",
+            "-XX:+HeapDumpOnOutOfMemoryError",
+            # A JVM out of memory may corrupt state; Cassandra asks to exit rather than limp on.
+            "-XX:+ExitOnOutOfMemoryError",
+            f"-XX:HeapDumpPath={self.home}",
+            "-Djava.net.preferIPv4Stack=true",
+            "-Djdk.attach.allowAttachSelf=true",
+            "-Dio.netty.tryReflectionSetAccessible=true",
+            *_JDK17_OPTIONS,
+            # jamm gives accurate memtable sizing (5.0 falls back to Unsafe without it).
+            *([f"-javaagent:{jamm}"] if jamm else []),
+            f"-Dcassandra.config=file://{conf}",
+            f"-Dcassandra.storagedir={self.home}",
+            f"-Dcassandra.logdir={self.settings.stack_dir / 'logs'}",
+            f"-Dlogback.configurationFile=file://{conf.parent / 'logback.xml'}",
+            f"-Dcassandra.jmx.local.port={JMX_PORT}",
+            "-Dcassandra-foreground=yes",
+            # One node: nobody to gossip with, so do not wait for gossip to settle.
+            "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+            "-cp",
+            f"{conf.parent}:{lib}/*",
+            "org.apache.cassandra.service.CassandraDaemon",
+        ]
+
+
+def _speaks_cql(host: str, port: int) -> bool:
+    # Imported here: the driver is heavy and only this rare branch needs it.
+    from cassandra.cluster import Cluster, NoHostAvailable
+
+    cluster = Cluster([host], port=port, protocol_version=5, connect_timeout=5)
+    try:
+        cluster.connect().shutdown()
+        return True
+    except (NoHostAvailable, OSError):
+        return False
+    finally:
+        cluster.shutdown()

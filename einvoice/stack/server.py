@@ -1,0 +1,119 @@
+"""What every server of the local stack has in common: use it if it is there, else start our own."""
+
+from __future__ import annotations
+
+import signal
+
+from einvoice.config import Settings
+from einvoice.stack.process import ManagedProcess, StackError, is_loopback, port_is_open, wait_until
+from einvoice.stack.system import say
+
+
+class LocalServer:
+    """A server at a configured address: started by the stack on loopback, or someone else's.
+
+    `up` is idempotent: our server already running is waited for; a server of someone else that
+    answers at the address is used as it is and never stopped; otherwise ours is started.
+    """
+
+    name: str
+    # How the server is asked to shut down cleanly before the grace period ends in SIGKILL.
+    stop_signal: signal.Signals = signal.SIGTERM
+    readiness_interval_s = 0.25
+
+    def __init__(self, settings: Settings, host: str, port: int) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.process = ManagedProcess(
+            self.name, settings.stack_dir / "run", settings.stack_dir / "logs"
+        )
+
+    # -- what each server defines ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Install what is missing, prepare the data folder, start the process (not waiting)."""
+        raise NotImplementedError
+
+    def check_existing(self) -> None:
+        """Raise StackError unless the server answering at the address is one we can use."""
+        raise NotImplementedError
+
+    def after_ready(self) -> None:
+        """Set-up of our own server once it answers (roles, databases); must be idempotent."""
+
+    # -- shared behaviour -----------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def answers(self) -> bool:
+        return port_is_open(self.host, self.port)
+
+    def describe(self) -> str:
+        pid = self.process.running_pid()
+        if pid is not None:
+            state = "ready" if self.answers() else "starting"
+            return f"{state}, ours (pid {pid}), at {self.address}, log {self.process.log_file}"
+        if self.answers():
+            return f"ready, not ours (left alone by down), at {self.address}"
+        return f"stopped, at {self.address}"
+
+    def up(self) -> None:
+        if self.begin():
+            self.finish()
+
+    def begin(self) -> bool:
+        """Use what is there, or start our server; True when `finish` must wait for it."""
+        if self.process.running_pid() is not None:
+            say(f"{self.name}: already running (pid {self.process.running_pid()})")
+            return True
+        if not is_loopback(self.host) or self.answers():
+            if not self.answers():
+                raise StackError(
+                    f"{self.name}: nothing answers at {self.address}, and the stack starts "
+                    "servers only on loopback. Start that server, or point the EINVOICE_* "
+                    "setting for it at loopback (docs/configuration.md)."
+                )
+            self.check_existing()
+            say(f"{self.name}: using the server already at {self.address} (not ours)")
+            return False
+        self.start()
+        return True
+
+    def finish(self) -> None:
+        """Wait until our server answers, then make sure its set-up is done (idempotent)."""
+        self.wait_ready()
+        self.after_ready()
+        say(f"{self.name}: ready at {self.address} (pid {self.process.running_pid()})")
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            if self.process.running_pid() is None:
+                raise StackError(
+                    f"{self.name}: the server exited during start-up. Last lines of "
+                    f"{self.process.log_file}:\n{self.process.log_tail()}"
+                )
+            return self.answers()
+
+        timeout = self.settings.stack_start_timeout_s
+        if not wait_until(ready, timeout, self.readiness_interval_s):
+            raise StackError(
+                f"{self.name}: no answer at {self.address} within {timeout:.0f} s "
+                f"(EINVOICE_STACK_START_TIMEOUT_S). It is left running; see "
+                f"{self.process.log_file}, or stop it with `einvoice stack down {self.name}`."
+            )
+
+    def port_taken_error(self, port: int, what: str) -> StackError:
+        return StackError(
+            f"{self.name}: the {what} port {port} is taken by another program. Stop it (see "
+            f"`ss -ltnp 'sport = :{port}'`) or configure another port, then run "
+            "`einvoice stack up` again."
+        )
+
+    def down(self) -> bool:
+        """Stop our server; False when none of ours was running. Never touches anyone else's."""
+        return self.process.stop(
+            stop_signal=self.stop_signal, grace_s=self.settings.stack_stop_grace_s
+        )

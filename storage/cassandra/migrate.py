@@ -1,0 +1,153 @@
+"""Cassandra schema migrations: a full snapshot for an empty keyspace, additive changes otherwise.
+
+Files live in storage/schema/cassandra: `snapshot.cql` (the whole schema at the newest version)
+and `changes/NNNN_name.cql` (one additive step each). Each file declares its version in a
+`-- schema-version: N` header line. The applied version is recorded in the keyspace itself, in
+`schema_version`, one row per applied step. The service never runs DDL: `einvoice migrate` does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cassandra.cluster import Session
+
+from storage.errors import SchemaError
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "cassandra"
+_VERSION_LINE = re.compile(r"^-- schema-version: (\d+)$", re.MULTILINE)
+_CHANGE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.cql$")
+
+# Not part of the versioned schema: the migrator creates it before anything else.
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    scope text,
+    version int,
+    name text,
+    applied_at timestamp,
+    PRIMARY KEY (scope, version)
+) WITH CLUSTERING ORDER BY (version DESC)
+"""
+_SCOPE = "cassandra"
+
+
+@dataclass(frozen=True)
+class SchemaFile:
+    version: int
+    name: str
+    path: Path
+
+    def statements(self) -> list[str]:
+        return split_statements(self.path.read_text())
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    keyspace: str
+    from_version: int | None
+    to_version: int
+    applied: list[str]
+
+
+def split_statements(text: str) -> list[str]:
+    """CQL statements of a file: `--` comments dropped, split at `;` ending a line."""
+    lines = [re.sub(r"\s*--.*$", "", line) for line in text.splitlines()]
+    statements = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
+    return [statement.strip() for statement in statements if statement.strip()]
+
+
+def _declared_version(path: Path) -> int:
+    match = _VERSION_LINE.search(path.read_text())
+    if match is None:
+        raise SchemaError(f"{path} has no '-- schema-version: N' header line")
+    return int(match.group(1))
+
+
+def changes(schema_dir: Path = SCHEMA_DIR) -> list[SchemaFile]:
+    found = []
+    for path in sorted((schema_dir / "changes").glob("*.cql")):
+        match = _CHANGE_NAME.match(path.name)
+        if match is None:
+            raise SchemaError(f"{path.name}: change files are named NNNN_lower_case_name.cql")
+        version = int(match.group(1))
+        if _declared_version(path) != version:
+            raise SchemaError(f"{path.name}: its header version differs from its file name")
+        found.append(SchemaFile(version=version, name=path.stem, path=path))
+    versions = [change.version for change in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise SchemaError(f"change versions must run 1, 2, 3 ... without gaps; found {versions}")
+    return found
+
+
+def snapshot(schema_dir: Path = SCHEMA_DIR) -> SchemaFile:
+    path = schema_dir / "snapshot.cql"
+    return SchemaFile(version=_declared_version(path), name="snapshot", path=path)
+
+
+def required_version(schema_dir: Path = SCHEMA_DIR) -> int:
+    """The version this code needs: the newest change, which the snapshot must match."""
+    newest = changes(schema_dir)[-1].version
+    if snapshot(schema_dir).version != newest:
+        raise SchemaError(
+            f"snapshot.cql is at version {snapshot(schema_dir).version} but the newest change "
+            f"is {newest}: bring the snapshot up to date"
+        )
+    return newest
+
+
+def applied_version(session: Session, keyspace: str) -> int | None:
+    """The keyspace's recorded schema version; None when it has no schema yet."""
+    if session.cluster.metadata.keyspaces.get(keyspace) is None:
+        return None
+    if "schema_version" not in session.cluster.metadata.keyspaces[keyspace].tables:
+        return None
+    # The keyspace name is a validated identifier (einvoice.config), never request input.
+    query = f"SELECT version FROM {keyspace}.schema_version WHERE scope = %s LIMIT 1"  # noqa: S608
+    rows = session.execute(query, (_SCOPE,)).all()
+    return int(rows[0]["version"]) if rows else None
+
+
+def migrate(
+    session: Session,
+    keyspace: str,
+    replication: dict[str, str],
+    *,
+    schema_dir: Path = SCHEMA_DIR,
+    use_snapshot: bool = True,
+) -> MigrationResult:
+    """Bring `keyspace` to the newest version. Idempotent; run one migrator at a time.
+
+    An empty keyspace gets the snapshot in one step (unless `use_snapshot` is False, which the
+    tests use to check that the changes lead to the same schema); otherwise each newer change is
+    applied and recorded in turn, so an interrupted run resumes where it stopped.
+    """
+    target = required_version(schema_dir)
+    options = ", ".join(f"'{key}': '{value}'" for key, value in replication.items())
+    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{{options}}}")
+    session.execute(_VERSION_TABLE.replace("schema_version", f"{keyspace}.schema_version", 1))
+    session.set_keyspace(keyspace)
+    current = applied_version(session, keyspace)
+    if current is not None and current > target:
+        raise SchemaError(
+            f"keyspace {keyspace} is at schema version {current}, newer than this code's "
+            f"{target}: deploy the newer code"
+        )
+    if current is None and use_snapshot:
+        steps = [snapshot(schema_dir)]
+    else:
+        steps = [change for change in changes(schema_dir) if change.version > (current or 0)]
+    applied = []
+    for step in steps:
+        for statement in step.statements():
+            session.execute(statement)
+        session.execute(
+            "INSERT INTO schema_version (scope, version, name, applied_at) VALUES (%s, %s, %s, %s)",
+            (_SCOPE, step.version, step.name, datetime.now(UTC)),
+        )
+        applied.append(step.name)
+    return MigrationResult(
+        keyspace=keyspace, from_version=current, to_version=target, applied=applied
+    )

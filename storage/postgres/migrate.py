@@ -1,0 +1,101 @@
+"""PostgreSQL migrations: numbered SQL files in storage/schema/postgres, applied in order.
+
+Unlike Cassandra there is no separate snapshot: PostgreSQL runs DDL in transactions, so a fresh
+database replays every file quickly and atomically, and the history is the schema. Each file runs
+in its own transaction together with its row in `schema_version`; an advisory lock lets only one
+migrator work at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from storage.errors import SchemaError
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "postgres"
+_FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# An arbitrary constant: the advisory-lock key that serialises migrators.
+_LOCK_KEY = 0x45494E56
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    from_version: int | None
+    to_version: int
+    applied: list[str]
+
+
+def migrations(schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(schema_dir.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise SchemaError(f"{path.name}: migration files are named NNNN_lower_case_name.sql")
+        found.append(Migration(version=int(match.group(1)), name=path.stem, path=path))
+    versions = [migration.version for migration in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise SchemaError(f"migration versions must run 1, 2, 3 ... without gaps; found {versions}")
+    return found
+
+
+def required_version(schema_dir: Path = SCHEMA_DIR) -> int:
+    return migrations(schema_dir)[-1].version
+
+
+async def applied_version(
+    connection: asyncpg.Connection[Any] | PoolConnectionProxy[Any],
+) -> int | None:
+    exists = await connection.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    if not exists:
+        return None
+    version = await connection.fetchval("SELECT max(version) FROM schema_version")
+    return int(version) if version is not None else None
+
+
+async def migrate(connection: asyncpg.Connection, schema_dir: Path = SCHEMA_DIR) -> MigrationResult:
+    """Apply every migration newer than the database's version. Idempotent."""
+    target = required_version(schema_dir)
+    await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await connection.execute(_VERSION_TABLE)
+        current = await applied_version(connection)
+        if current is not None and current > target:
+            raise SchemaError(
+                f"the database is at schema version {current}, newer than this code's {target}"
+            )
+        applied = []
+        for migration in migrations(schema_dir):
+            if migration.version <= (current or 0):
+                continue
+            async with connection.transaction():
+                await connection.execute(migration.path.read_text())
+                await connection.execute(
+                    "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+            applied.append(migration.name)
+        return MigrationResult(from_version=current, to_version=target, applied=applied)
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
