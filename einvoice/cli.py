@@ -62,20 +62,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    # granian, not uvicorn: 1.4x the requests per second on a bare endpoint here, with a lower
+    # p99 (docs/asgi-server.md).
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
 
-    uvicorn.run(
+    Granian(
         "api.app:create_app",
         factory=True,
-        host=args.host or settings.http_host,
+        address=args.host or settings.http_host,
         port=args.port or settings.http_port,
         workers=args.workers or settings.http_workers,
-        loop="uvloop",
-        http="httptools",
-        # Our own middleware counts and times every request (Prometheus); no per-request log line.
-        access_log=False,
-        proxy_headers=True,
-    )
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        respawn_failed_workers=True,
+        # Our own middleware counts and times every request (Prometheus); no access log lines.
+        log_access=False,
+    ).serve()
     return 0
 
 

@@ -1,0 +1,126 @@
+"""Turning every error into the one JSON shape: {"errors": [{"code", "field"?, "message"}]}.
+
+ServiceError subclasses carry their own status and code. Framework errors (unknown route, wrong
+method, request validation) are mapped to codes of ours. A database or cache that does not answer
+becomes 503 + Retry-After, counted, never a 500. Anything else is a bug: 500 INTERNAL_ERROR with
+no details, and the traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+import redis
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from prometheus_client import Counter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from einvoice.errors import (
+    BackendUnavailable,
+    ErrorDetail,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    ServiceError,
+)
+
+log = logging.getLogger(__name__)
+
+BACKEND_ERRORS = Counter(
+    "einvoice_backend_errors_total",
+    "Requests answered 503 because a backend did not answer",
+    ["backend"],
+)
+
+# Exceptions that mean "a backend is unavailable right now", by backend.
+_TRANSIENT: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("cassandra", (NoHostAvailable, OperationTimedOut, RequestExecutionException)),
+    (
+        "postgres",
+        (
+            asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError,
+        ),
+    ),
+    ("redis", (redis.ConnectionError, redis.TimeoutError)),
+)
+
+
+def error_response(error: ServiceError) -> Response:
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
+    body = {"errors": [detail.as_json() for detail in error.details]}
+    return Response(
+        orjson.dumps(body), status_code=error.status, media_type="application/json", headers=headers
+    )
+
+
+async def _service_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ServiceError)
+    return error_response(error)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        return error_response(NotFound("no such resource"))
+    if error.status_code == 405:
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+    generic = ServiceError(str(error.detail))
+    generic.status = error.status_code
+    return error_response(generic)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    details = [
+        ErrorDetail(
+            code=_validation_code(item.get("type", "")),
+            message=str(item.get("msg", "invalid value")),
+            field=_json_pointer(item.get("loc", ())),
+        )
+        for item in error.errors()
+    ]
+    return error_response(InvalidRequest("the request is invalid", details=details))
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    for backend, kinds in _TRANSIENT:
+        if isinstance(error, kinds):
+            BACKEND_ERRORS.labels(backend).inc()
+            log.warning("%s unavailable: %s", backend, error)
+            return error_response(BackendUnavailable(f"{backend} is unavailable; retry later"))
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(InternalError("internal error"))
+
+
+def _validation_code(pydantic_type: str) -> str:
+    if pydantic_type == "missing":
+        return "FIELD_REQUIRED"
+    if pydantic_type in ("json_invalid", "value_error.jsondecode"):
+        return "MALFORMED_JSON"
+    return "INVALID_FIELD"
+
+
+def _json_pointer(location: Sequence[Any]) -> str:
+    # FastAPI prefixes the location with where it was found ("body", "query", "path").
+    parts = list(location[1:]) if location and location[0] == "body" else list(location)
+    escaped = (str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return "/" + "/".join(escaped) if parts else ""
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

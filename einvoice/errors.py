@@ -1,0 +1,69 @@
+"""The service's one error hierarchy: every error a client can see has a stable code and a status.
+
+Codes are part of the API contract (docs/errors.md lists them): accounting software branches on
+them, so a code never changes meaning once published. `field` is a JSON pointer (RFC 6901) into
+the request body when the error concerns one field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class ServiceError(Exception):
+    """Base of every error answered to a client. Subclasses fix `status` and usually `code`."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    retry_after_s: int | None = None
+
+    def __init__(
+        self, message: str, *, field: str | None = None, details: list[ErrorDetail] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.details = details or [ErrorDetail(self.code, message, field)]
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+class InvalidRequest(ServiceError):
+    """The request's shape is wrong (JSON, types, required fields): 422 with every problem."""
+
+    status = 422
+    code = "INVALID_REQUEST"
+
+
+class BackendUnavailable(ServiceError):
+    """A database or cache needed for this request did not answer: retry later."""
+
+    status = 503
+    code = "BACKEND_UNAVAILABLE"
+    retry_after_s = 5
+
+
+class InternalError(ServiceError):
+    """A bug. Answered without details; the log has the traceback."""
+
+    status = 500
+    code = "INTERNAL_ERROR"
