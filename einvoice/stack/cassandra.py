@@ -12,11 +12,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+from functools import partial
 from pathlib import Path
 from string import Template
 
 from einvoice.config import Settings
-from einvoice.stack.process import StackError, port_is_open
+from einvoice.stack.process import StackError, port_is_open, wait_until
 from einvoice.stack.server import LocalServer
 from einvoice.stack.system import require_program, say
 
@@ -86,7 +87,8 @@ class CassandraNode(LocalServer):
 
     def start(self) -> None:
         for port, what in ((STORAGE_PORT, "storage"), (JMX_PORT, "JMX")):
-            if port_is_open("127.0.0.1", port):
+            # A node that has just stopped may hold its ports for a moment longer.
+            if not wait_until(partial(_port_is_free, port), 10.0):
                 raise self.port_taken_error(port, what)
         java = self._java()
         lib = self.ensure_assembled()
@@ -213,6 +215,10 @@ class CassandraNode(LocalServer):
             f"{conf.parent}:{lib}/*",
             "org.apache.cassandra.service.CassandraDaemon",
         ]
+
+
+def _port_is_free(port: int) -> bool:
+    return not port_is_open("127.0.0.1", port)
 
 
 def _speaks_cql(host: str, port: int) -> bool:

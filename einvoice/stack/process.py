@@ -30,13 +30,28 @@ class Recorded:
     start_ticks: int
 
 
-def _process_state(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks since boot) of a live pid, from /proc."""
+def _process_start_ticks(pid: int) -> int | None:
+    """When a live pid started (clock ticks since boot), or None when it is gone or dead.
+
+    A thread-group leader that has exited shows as a zombie while its other threads still run
+    (a JVM finishing its shutdown hooks does this), so a zombie counts as dead only when it has
+    no thread left.
+    """
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19])
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if stat[0] == "Z":
+            status = Path(f"/proc/{pid}/status").read_text()
+            threads = int(status.split("Threads:", 1)[1].split()[0])
+            if threads <= 1:
+                return None
+        return int(stat[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+# Servers started by this process, kept so they are reaped when stopped (tests start and stop
+# servers in-process) and so that Python does not warn about a child it forgot.
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def port_is_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
@@ -71,8 +86,7 @@ class ManagedProcess:
         recorded = self.recorded()
         if recorded is None:
             return None
-        state = _process_state(recorded.pid)
-        if state is None or state[0] == "Z" or state[1] != recorded.start_ticks:
+        if _process_start_ticks(recorded.pid) != recorded.start_ticks:
             return None
         return recorded.pid
 
@@ -99,8 +113,8 @@ class ManagedProcess:
                 user=user,
                 cwd=cwd,
             )
-        state = _process_state(process.pid)
-        start_ticks = state[1] if state else 0
+        _children[process.pid] = process
+        start_ticks = _process_start_ticks(process.pid) or 0
         self.pid_file.write_text(json.dumps({"pid": process.pid, "start_ticks": start_ticks}))
         return process.pid
 
@@ -116,16 +130,11 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             wait_until(lambda: self.running_pid() is None, 10.0)
-        self._reap(pid)
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=10)  # reap our own child: no zombie left behind
         self.pid_file.unlink(missing_ok=True)
         return True
-
-    @staticmethod
-    def _reap(pid: int) -> None:
-        # When the server is our own child (tests start and stop servers in-process), collect it
-        # so no zombie is left behind.
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

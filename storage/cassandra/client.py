@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import dict_factory
 
 from einvoice.config import Settings
@@ -43,6 +47,9 @@ def build_cluster(settings: Settings) -> Cluster:
         protocol_version=5,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=settings.cassandra_connect_timeout_s,
+        # Try a node that went away again within 10 s at most (the default backs off to 10 min),
+        # so the service recovers promptly when Cassandra is back.
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
         # `einvoice migrate` waits up to this long after each DDL statement for every node of a
         # cluster to agree on the schema before it sends the next one.
         max_schema_agreement_wait=30,

@@ -1,0 +1,48 @@
+"""The app shell, served by a real `einvoice serve` process against the real stack."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_healthz_says_the_process_is_up(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_every_backend_answers(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"cassandra": "ok", "postgres": "ok", "redis": "ok"}
+
+
+async def test_unknown_routes_get_the_one_error_shape(http: httpx.AsyncClient) -> None:
+    response = await http.get("/no/such/thing")
+
+    assert response.status_code == 404
+    assert response.json() == {"errors": [{"code": "NOT_FOUND", "message": "no such resource"}]}
+
+
+async def test_a_wrong_method_gets_a_stable_code(http: httpx.AsyncClient) -> None:
+    response = await http.post("/healthz")
+
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_metrics_are_labelled_by_route_template_not_raw_path(
+    http: httpx.AsyncClient,
+) -> None:
+    await http.get("/healthz")
+    await http.get("/random/path/abc123")
+
+    text = (await http.get("/metrics")).text
+
+    assert 'einvoice_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "abc123" not in text
+    assert "einvoice_http_request_duration_seconds_bucket" in text
+    assert 'einvoice_backend_up{backend="cassandra"}' in text or "einvoice_backend_up" in text

@@ -1,0 +1,58 @@
+"""/readyz turns 503, naming the backend, while one is stopped, and 200 again once it is back.
+
+These stop and restart servers of the shared local stack, so they run last (marker
+`disruptive`) and only against servers the stack started itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from einvoice import stack
+from einvoice.config import Settings
+
+pytestmark = pytest.mark.disruptive
+
+
+async def _readiness(http: httpx.AsyncClient) -> httpx.Response:
+    return await http.get("/readyz")
+
+
+async def _wait_for_status(
+    http: httpx.AsyncClient, status: int, timeout_s: float
+) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await _readiness(http)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres", "cassandra"])
+async def test_readyz_names_a_stopped_backend_and_recovers(
+    http: httpx.AsyncClient, base_settings: Settings, backend: str
+) -> None:
+    (server,) = stack.servers(base_settings, [backend])
+    if server.process.running_pid() is None:
+        pytest.skip(
+            f"{backend} is not run by the local stack; the test never stops others' servers"
+        )
+    assert (await _readiness(http)).status_code == 200
+
+    await asyncio.to_thread(stack.down, base_settings, [backend])
+    try:
+        down = await _wait_for_status(http, 503, timeout_s=30)
+        assert down.status_code == 503
+        assert down.headers["Retry-After"]
+        assert down.json()["unavailable"] == [backend]
+        assert down.json()["checks"][backend] != "ok"
+    finally:
+        await asyncio.to_thread(stack.up, base_settings, [backend])
+
+    back = await _wait_for_status(http, 200, timeout_s=60)
+    assert back.status_code == 200, back.text

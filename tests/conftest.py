@@ -1,0 +1,133 @@
+"""Shared fixtures. Tests that need servers talk to the real local stack (`einvoice stack up`),
+each test session in its own Cassandra keyspace and PostgreSQL database, dropped at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from einvoice import stack
+from einvoice.config import Settings, get_settings
+from storage.cassandra.client import CassandraClient
+from storage.cassandra.client import connect as connect_cassandra
+from storage.postgres.pool import connect as connect_postgres
+from storage.schema_versions import migrate_all
+from tests.support import free_port, wait_for_http
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that stop and restart servers of the shared stack run after everything else.
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack_up(base_settings: Settings) -> None:
+    """The local stack answers (started if needed; idempotent and quick when already up)."""
+    stack.up(base_settings)
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings, stack_up: None) -> Iterator[Settings]:
+    """Settings of this test session: its own keyspace and database, migrated, dropped after."""
+    suffix = uuid.uuid4().hex[:10]
+    session_settings = base_settings.model_copy(
+        update={
+            "cassandra_keyspace": f"test_{suffix}",
+            "postgres_database": f"einvoice_test_{suffix}",
+        }
+    )
+    asyncio.run(_create_database(base_settings, session_settings.postgres_database))
+    try:
+        migrate_all(session_settings)
+        yield session_settings
+    finally:
+        _drop_keyspace(session_settings, session_settings.cassandra_keyspace)
+        asyncio.run(_drop_database(base_settings, session_settings.postgres_database))
+
+
+async def _create_database(settings: Settings, name: str) -> None:
+    connection = await connect_postgres(settings)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_database(settings: Settings, name: str) -> None:
+    connection = await connect_postgres(settings)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def _drop_keyspace(settings: Settings, keyspace: str) -> None:
+    client = connect_cassandra(settings)
+    try:
+        client.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def cassandra(settings: Settings) -> Iterator[CassandraClient]:
+    client = connect_cassandra(settings)
+    client.session.set_keyspace(settings.cassandra_keyspace)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect_postgres(settings)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+def service_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `einvoice serve` process on a free port, configured for this test session."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        EINVOICE_HTTP_PORT=str(port),
+        EINVOICE_CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
+        EINVOICE_POSTGRES_DATABASE=settings.postgres_database,
+        EINVOICE_READINESS_TIMEOUT_S="2",
+    )
+    log_path = tmp_path_factory.mktemp("service") / "service.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "einvoice.cli", "serve"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", process, log_path, timeout_s=60)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def http(service_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=service_url, timeout=30) as client:
+        yield client

@@ -1,0 +1,227 @@
+"""Schema migrations against the real servers: idempotent, and both roads give one schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from einvoice.config import Settings
+from storage.cassandra import migrate as cassandra_migrate
+from storage.cassandra.client import CassandraClient
+from storage.errors import SchemaError
+from storage.postgres import migrate as postgres_migrate
+from storage.postgres.pool import connect as connect_postgres
+from storage.postgres.pool import create_pool
+from storage.schema_versions import ensure_current, migrate_all
+
+REPLICATION = {"class": "SimpleStrategy", "replication_factor": "1"}
+
+
+@pytest.fixture
+def scratch_keyspaces(cassandra: CassandraClient) -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        cassandra.session.execute(f"DROP KEYSPACE IF EXISTS {name}")
+
+
+def _new_keyspace(names: list[str]) -> str:
+    names.append(f"scratch_{uuid.uuid4().hex[:10]}")
+    return names[-1]
+
+
+def _schema_of(cassandra: CassandraClient, keyspace: str) -> dict[str, Any]:
+    """Tables, their options and columns, as Cassandra describes them (minus ids)."""
+    session = cassandra.session
+    tables = {
+        row["table_name"]: {k: v for k, v in row.items() if k not in ("keyspace_name", "id")}
+        for row in session.execute(
+            "SELECT * FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
+        )
+    }
+    columns = sorted(
+        (row["table_name"], row["column_name"], row["kind"], row["position"], row["type"])
+        for row in session.execute(
+            "SELECT * FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
+        )
+    )
+    return {"tables": tables, "columns": columns}
+
+
+def test_the_changes_in_turn_give_the_same_schema_as_the_snapshot(
+    cassandra: CassandraClient, scratch_keyspaces: list[str]
+) -> None:
+    from_snapshot = _new_keyspace(scratch_keyspaces)
+    from_changes = _new_keyspace(scratch_keyspaces)
+
+    by_snapshot = cassandra_migrate.migrate(cassandra.session, from_snapshot, REPLICATION)
+    by_changes = cassandra_migrate.migrate(
+        cassandra.session, from_changes, REPLICATION, use_snapshot=False
+    )
+
+    assert by_snapshot.applied == ["snapshot"]
+    assert by_changes.applied == [c.name for c in cassandra_migrate.changes()]
+    assert by_snapshot.to_version == by_changes.to_version == cassandra_migrate.required_version()
+    assert _schema_of(cassandra, from_snapshot) == _schema_of(cassandra, from_changes)
+    assert _schema_of(cassandra, from_snapshot)["tables"]  # not vacuously equal
+
+
+def test_cassandra_migration_is_idempotent(
+    cassandra: CassandraClient, scratch_keyspaces: list[str]
+) -> None:
+    keyspace = _new_keyspace(scratch_keyspaces)
+    cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION)
+    schema = _schema_of(cassandra, keyspace)
+
+    again = cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION)
+
+    assert again.applied == []
+    assert again.from_version == again.to_version
+    assert _schema_of(cassandra, keyspace) == schema
+
+
+def test_an_older_keyspace_gets_only_the_newer_changes(
+    cassandra: CassandraClient, scratch_keyspaces: list[str], tmp_path: Path
+) -> None:
+    # A copy of the schema folder without the newest change stands for the previous release.
+    keyspace = _new_keyspace(scratch_keyspaces)
+    previous = _schema_folder_without_newest_change(tmp_path)
+    cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION, schema_dir=previous)
+
+    result = cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION)
+
+    newest = cassandra_migrate.changes()[-1]
+    assert result.from_version == newest.version - 1
+    assert result.applied == [newest.name]
+
+
+def test_a_keyspace_newer_than_the_code_is_refused(
+    cassandra: CassandraClient, scratch_keyspaces: list[str], tmp_path: Path
+) -> None:
+    keyspace = _new_keyspace(scratch_keyspaces)
+    cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION)
+    previous = _schema_folder_without_newest_change(tmp_path)
+
+    with pytest.raises(SchemaError, match="newer than this code"):
+        cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION, schema_dir=previous)
+
+
+def _schema_folder_without_newest_change(tmp_path: Path) -> Path:
+    newest = cassandra_migrate.changes()[-1]
+    folder = tmp_path / "schema"
+    (folder / "changes").mkdir(parents=True)
+    for change in cassandra_migrate.changes()[:-1]:
+        (folder / "changes" / change.path.name).write_text(change.path.read_text())
+    # The previous release's snapshot: its changes, concatenated, at its version.
+    previous = newest.version - 1
+    body = "\n".join(
+        change.path.read_text().replace(f"-- schema-version: {change.version}", "")
+        for change in cassandra_migrate.changes()[:-1]
+    )
+    (folder / "snapshot.cql").write_text(f"-- schema-version: {previous}\n{body}")
+    return folder
+
+
+async def test_postgres_migration_is_idempotent(settings: Settings) -> None:
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as connection:
+            tables_before = await _postgres_tables(connection)
+            result = await postgres_migrate.migrate(connection)  # type: ignore[arg-type]
+            tables_after = await _postgres_tables(connection)
+    finally:
+        await pool.close()
+
+    assert result.applied == []
+    assert result.from_version == result.to_version == postgres_migrate.required_version()
+    assert tables_before == tables_after
+    assert {"taxpayers", "seller_keys", "api_clients", "officer_reads"} <= set(tables_after)
+
+
+async def _postgres_tables(connection: Any) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "ORDER BY table_name"
+    )
+    return [row["table_name"] for row in rows]
+
+
+def test_migrate_all_twice_changes_nothing(settings: Settings) -> None:
+    report = migrate_all(settings)  # the session fixture already migrated once
+
+    assert report.cassandra.applied == []
+    assert report.postgres.applied == []
+
+
+async def test_the_service_refuses_a_keyspace_without_the_schema(
+    settings: Settings,
+    cassandra: CassandraClient,
+    scratch_keyspaces: list[str],
+) -> None:
+    empty = _new_keyspace(scratch_keyspaces)
+    cassandra.session.execute(
+        f"CREATE KEYSPACE {empty} WITH replication = "
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    )
+    unmigrated = CassandraClient(cassandra.cluster, cassandra.session, empty)
+    pool = await create_pool(settings)
+    try:
+        with pytest.raises(SchemaError, match="run `einvoice migrate` first"):
+            await ensure_current(unmigrated, pool)
+        await ensure_current(cassandra, pool)  # the migrated one passes
+    finally:
+        await pool.close()
+
+
+async def test_the_service_refuses_an_older_or_newer_postgres_schema(
+    settings: Settings, cassandra: CassandraClient
+) -> None:
+    pool = await create_pool(settings)
+    try:
+        newest = await pool.fetchrow(
+            "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version) "
+            "RETURNING version, name"
+        )
+        assert newest is not None
+        try:
+            with pytest.raises(SchemaError, match="run `einvoice migrate` first"):
+                await ensure_current(cassandra, pool)
+        finally:
+            await pool.execute(
+                "INSERT INTO schema_version (version, name) VALUES ($1, $2)", *newest
+            )
+        await pool.execute("INSERT INTO schema_version (version, name) VALUES (9999, 'future')")
+        try:
+            with pytest.raises(SchemaError, match="newer than this code"):
+                await ensure_current(cassandra, pool)
+        finally:
+            await pool.execute("DELETE FROM schema_version WHERE version = 9999")
+        await ensure_current(cassandra, pool)
+    finally:
+        await pool.close()
+
+
+def test_postgres_migrations_are_numbered_without_gaps() -> None:
+    versions = [migration.version for migration in postgres_migrate.migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_postgres_migrations_apply_to_an_empty_database(settings: Settings) -> None:
+    name = f"einvoice_scratch_{uuid.uuid4().hex[:10]}"
+    admin = await connect_postgres(settings)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        fresh = await connect_postgres(settings, database=name)
+        try:
+            result = await postgres_migrate.migrate(fresh)
+            assert result.from_version is None
+            assert result.applied == [m.name for m in postgres_migrate.migrations()]
+        finally:
+            await fresh.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
