@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from einvoice.config import Settings, get_settings
 
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         ("status", "say what runs where"),
     ):
         sub = stack_commands.add_parser(action, help=text)
+        if action == "up":
+            sub.add_argument(
+                "--started-file",
+                metavar="FILE",
+                help="write the names of the servers this call started (for a later `down`)",
+            )
         if action != "status":
             sub.add_argument(
                 "components",
@@ -120,9 +127,11 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.action == "up":
-            started = time.monotonic()
-            stack.up(settings, args.components)
-            print(f"stack up in {time.monotonic() - started:.1f} s")
+            began = time.monotonic()
+            started = stack.up(settings, args.components)
+            if args.started_file:
+                Path(args.started_file).write_text(" ".join(started))
+            print(f"stack up in {time.monotonic() - began:.1f} s")
         elif args.action == "down":
             stopped = stack.down(settings, args.components)
             print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")

@@ -29,12 +29,17 @@ def servers(settings: Settings, names: list[str] | None = None) -> list[LocalSer
     return [factories[name](settings) for name in COMPONENTS if name in chosen]
 
 
-def up(settings: Settings, names: list[str] | None = None) -> None:
-    """Start what is not running, then wait until every server answers. Idempotent."""
-    chosen = servers(settings, names)
-    waiting = [server for server in chosen if server.begin()]
-    for server in waiting:
-        server.finish()
+def up(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Start what is not running, wait until every server answers; the names started now.
+
+    Idempotent. All servers are started before any is waited for, so the slow Cassandra start
+    overlaps the others'.
+    """
+    begun = [(server, server.begin()) for server in servers(settings, names)]
+    for server, outcome in begun:
+        if outcome != "external":
+            server.finish()
+    return [server.name for server, outcome in begun if outcome == "started"]
 
 
 def down(settings: Settings, names: list[str] | None = None) -> list[str]:

@@ -19,8 +19,9 @@ from string import Template
 from einvoice.config import Settings
 from einvoice.stack.process import StackError, port_is_open, wait_until
 from einvoice.stack.server import LocalServer
-from einvoice.stack.system import require_program, say
+from einvoice.stack.system import ensure_program, say
 
+_JAVA_PACKAGE = "openjdk-17-jre-headless"
 STORAGE_PORT = 7000
 JMX_PORT = 7199
 _HERE = Path(__file__).resolve().parent
@@ -102,10 +103,7 @@ class CassandraNode(LocalServer):
             raise self.port_taken_error(self.port, "CQL")
 
     def _java(self) -> str:
-        java = require_program(
-            "java",
-            hint="Cassandra 5.0 needs Java 11 or 17: apt-get install openjdk-17-jre-headless",
-        )
+        java = ensure_program("java", package=_JAVA_PACKAGE, why="Cassandra 5.0 (Java 11 or 17)")
         result = subprocess.run(
             [str(java), "-version"], capture_output=True, text=True, check=False
         )
@@ -115,7 +113,7 @@ class CassandraNode(LocalServer):
             raise StackError(
                 "cassandra: Cassandra 5.0 runs on Java 11 or 17, and `java` is "
                 f"{major or 'unknown'}. "
-                "Install openjdk-17-jre-headless and put it first on PATH (or set JAVA_HOME/bin)."
+                f"Install {_JAVA_PACKAGE} and put its java first on PATH."
             )
         return str(java)
 
@@ -129,9 +127,7 @@ class CassandraNode(LocalServer):
         lib = self.lib_dir()
         if (lib / ".complete").exists():
             return lib
-        mvn = require_program(
-            "mvn", hint="Assembling Cassandra needs Maven: apt-get install maven (and Java 17)."
-        )
+        mvn = ensure_program("mvn", package="maven", why="Assembling Cassandra from Maven Central")
         version = self.settings.cassandra_version
         say(f"cassandra: assembling {version} from Maven Central into {lib} (once per machine)")
         lib.parent.mkdir(parents=True, exist_ok=True)

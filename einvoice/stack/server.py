@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from typing import Literal
 
 from einvoice.config import Settings
 from einvoice.stack.process import ManagedProcess, StackError, is_loopback, port_is_open, wait_until
@@ -61,14 +62,14 @@ class LocalServer:
         return f"stopped, at {self.address}"
 
     def up(self) -> None:
-        if self.begin():
+        if self.begin() != "external":
             self.finish()
 
-    def begin(self) -> bool:
-        """Use what is there, or start our server; True when `finish` must wait for it."""
+    def begin(self) -> Literal["started", "running", "external"]:
+        """Use what is there, or start our server; `finish` then waits for ours to answer."""
         if self.process.running_pid() is not None:
             say(f"{self.name}: already running (pid {self.process.running_pid()})")
-            return True
+            return "running"
         if not is_loopback(self.host) or self.answers():
             if not self.answers():
                 raise StackError(
@@ -78,9 +79,9 @@ class LocalServer:
                 )
             self.check_existing()
             say(f"{self.name}: using the server already at {self.address} (not ours)")
-            return False
+            return "external"
         self.start()
-        return True
+        return "started"
 
     def finish(self) -> None:
         """Wait until our server answers, then make sure its set-up is done (idempotent)."""

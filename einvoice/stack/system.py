@@ -51,8 +51,12 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> None:
         raise StackError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
 
-def require_program(name: str, *, hint: str) -> Path:
+def ensure_program(name: str, *, package: str, why: str) -> Path:
+    """The program's path, installing its Debian package first when it is missing."""
     path = shutil.which(name)
     if path is None:
-        raise StackError(f"'{name}' was not found on PATH. {hint}")
+        ensure_debian_packages([package], why=why)
+        path = shutil.which(name)
+        if path is None:
+            raise StackError(f"the package {package} installed no '{name}' on PATH")
     return Path(path)
