@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# The service image: `einvoice serve` by default, `einvoice migrate` / `einvoice worker` by command.
+# Multi-stage: dependencies are built in a throw-away stage; the runtime stage holds only the venv.
+
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir einvoice && touch einvoice/__init__.py \
+ && /opt/venv/bin/pip install . && /opt/venv/bin/pip uninstall -y einvoice
+COPY einvoice einvoice
+COPY api api
+COPY signing signing
+COPY storage storage
+COPY lookup lookup
+COPY loadtest loadtest
+RUN /opt/venv/bin/pip install --no-deps .
+
+FROM python:3.11-slim-bookworm
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin einvoice
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    EINVOICE_HTTP_HOST=0.0.0.0 \
+    EINVOICE_ENVIRONMENT=production
+USER einvoice
+WORKDIR /tmp
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["einvoice", "serve"]
