@@ -70,6 +70,7 @@ class PostgresServer(LocalServer):
             if bin_dir is None:
                 raise StackError("postgres: the postgresql package installed no server binaries")
             self._locate()  # the package has just created the `postgres` user
+            self._stop_the_packages_own_cluster()
         as_user = _SERVER_USER if os.geteuid() == 0 else None
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir, as_user)
@@ -91,6 +92,19 @@ class PostgresServer(LocalServer):
         ]
         say(f"postgres: starting from {bin_dir}; log {self.process.log_file}")
         self.process.start(argv, user=as_user, cwd=Path("/"))
+
+    def _stop_the_packages_own_cluster(self) -> None:
+        # Debian's package creates a cluster "main" and, where services may start, starts it on
+        # port 5432. We installed it just now for our own cluster, so that one is stopped again
+        # if it holds our port (left in place, it would be taken for someone else's server).
+        listing = subprocess.run(
+            ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False
+        )
+        for line in listing.stdout.splitlines():
+            fields = line.split()
+            if len(fields) >= 4 and fields[2] == str(self.port) and fields[3] == "online":
+                say(f"postgres: stopping the package's own cluster {fields[0]}/{fields[1]}")
+                subprocess.run(["pg_ctlcluster", fields[0], fields[1], "stop"], check=False)
 
     def after_ready(self) -> None:
         bin_dir = find_bin_dir()
