@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply the Cassandra and PostgreSQL schemas")
     migrate.set_defaults(handler=_migrate)
 
+    authority_key = commands.add_parser("authority-key", help="the authority's signing keys")
+    key_commands = authority_key.add_subparsers(required=True, metavar="ACTION")
+    generate = key_commands.add_parser("generate", help="write a new ES256 signing key")
+    generate.add_argument("--kid", required=True, help="the key id, e.g. cqt-2026-01")
+    generate.add_argument("--dir", type=Path, help="folder (default EINVOICE_AUTHORITY_KEYS_DIR)")
+    generate.set_defaults(handler=_generate_authority_key)
+
     stack = commands.add_parser("stack", help="the local Cassandra, PostgreSQL and Redis")
     stack_commands = stack.add_subparsers(required=True, metavar="ACTION")
     for action, text in (
@@ -92,6 +99,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     print("einvoice worker: batch ingest is not built yet (issue #6).", file=sys.stderr)
     return 2
+
+
+def _generate_authority_key(args: argparse.Namespace, settings: Settings) -> int:
+    from einvoice.authority_keys import generate_key_file
+
+    try:
+        path = generate_key_file(args.dir or settings.authority_keys_dir, args.kid)
+    except (FileExistsError, ValueError) as error:
+        print(f"einvoice authority-key generate: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} (mode 0600); it signs once EINVOICE_AUTHORITY_ACTIVE_KID={args.kid}")
+    return 0
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

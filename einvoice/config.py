@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # Redis (queue and lookup cache).
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # The authority: its signing keys (PEM files, see einvoice/authority_keys.py) and this node's
+    # 2-hex-digit prefix of the codes it issues, distinct per node so nodes never coordinate.
+    authority_keys_dir: Path = PROJECT_ROOT / ".stack" / "authority-keys"
+    authority_active_kid: str | None = None
+    code_prefix: str = Field(default="00", pattern=r"^[0-9A-F]{2}$")
+
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)
 

@@ -1,0 +1,107 @@
+"""Authenticating one submitted invoice: the one implementation the real-time path, the batch
+workers and the tests share. Pure: the seller's keys, the authority and the clock come in.
+
+Order: structure first (the rules need a well-formed invoice); then every business rule and the
+seller's signature, all failures collected; only an invoice without any failure gets a code and
+a token. Error pointers are relative to the submission `{"invoice": ..., "signature": ...}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from einvoice.errors import ErrorDetail
+from einvoice.invoice.model import Invoice
+from einvoice.invoice.rules import check_invoice, parse_date
+from einvoice.invoice.structure import parse_invoice
+from signing.authority import AuthorityKeyRing, new_code
+from signing.canonical import canonical_invoice_bytes, invoice_hash
+from signing.seller import SellerKey, verify_seller_signature
+
+KeysForSeller = Callable[[str], Mapping[str, SellerKey]]
+
+
+@dataclass(frozen=True)
+class Authority:
+    """What the authority signs with: its key ring and this node's code prefix."""
+
+    keyring: AuthorityKeyRing
+    code_prefix: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    invoice: Invoice
+    canonical: bytes
+    invoice_hash: str
+    code: str
+    coded: bool
+    token: str
+    authenticated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Rejected:
+    errors: list[ErrorDetail]
+    # Known when the invoice was well-formed: lets a caller answer a resubmission of an invoice
+    # that was accepted earlier with its original result.
+    invoice: Invoice | None = None
+    invoice_hash: str | None = None
+
+
+def authenticate(
+    raw_invoice: Any,
+    signature: Any,
+    *,
+    keys_for_seller: KeysForSeller,
+    authority: Authority,
+    now: dt.datetime,
+) -> Authenticated | Rejected:
+    invoice, errors = parse_invoice(raw_invoice, prefix="/invoice")
+    if not isinstance(signature, str):
+        errors.append(
+            ErrorDetail("FIELD_REQUIRED", "the seller's detached JWS is required", "/signature")
+        )
+    if invoice is None:
+        return Rejected(errors)
+    for error in check_invoice(invoice, now):
+        errors.append(ErrorDetail(error.code, error.message, "/invoice" + (error.field or "")))
+    canonical = canonical_invoice_bytes(raw_invoice)
+    digest = invoice_hash(canonical)
+    issued = parse_date(invoice["issued_date"])
+    seller_tax_code = invoice["seller"]["tax_code"]
+    if isinstance(signature, str) and issued is not None:
+        errors.extend(
+            verify_seller_signature(
+                signature,
+                canonical,
+                seller_tax_code=seller_tax_code,
+                issued=issued,
+                keys=keys_for_seller(seller_tax_code),
+                now=now,
+            )
+        )
+    if errors:
+        return Rejected(errors, invoice, digest)
+    code = new_code(authority.code_prefix)
+    coded = invoice["symbol"][0] == "C"
+    totals = invoice["totals"]
+    token = authority.keyring.sign_token(
+        {
+            "code": code,
+            "seller_tax_code": seller_tax_code,
+            "template": invoice["template"],
+            "symbol": invoice["symbol"],
+            "number": invoice["number"],
+            "issued_date": invoice["issued_date"],
+            "total_payable": totals["total_payable"],
+            "tax_amount": totals["tax_amount"],
+            "invoice_hash": digest,
+            "coded": coded,
+            "iat": int(now.timestamp()),
+        }
+    )
+    return Authenticated(invoice, canonical, digest, code, coded, token, now)

@@ -1,0 +1,144 @@
+"""The authority's side: issuing codes (MCCQT), signing tokens, and publishing the keys (JWKS).
+
+Codes need no coordination between nodes: a 2-character issuer prefix configured per node, then
+32 hex digits of a 128-bit random value. Tokens are compact JWS (ES256 by default) whose claims
+say what was authenticated; anyone verifies them offline with the published JWK Set. Several
+authority keys may be loaded: one signs, retired ones stay published so old tokens still verify.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from signing import jws
+
+_PREFIX = re.compile(r"[0-9A-F]{2}")
+_KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def new_code(prefix: str) -> str:
+    """A fresh 34-character authority code: the node's prefix and 128 random bits, in hex."""
+    return prefix + secrets.token_hex(16).upper()
+
+
+def generate_private_key_pem() -> bytes:
+    """A new ES256 (P-256) private key, PKCS#8 PEM, for `einvoice authority-key generate`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class AuthorityKey:
+    kid: str
+    alg: str
+    private_key: jws.PrivateKey
+    # The token header, encoded once: it is the same for every token this key signs.
+    header_b64: bytes
+
+    def __repr__(self) -> str:  # never print key material
+        return f"AuthorityKey(kid={self.kid!r}, alg={self.alg!r})"
+
+
+class AuthorityKeyRing:
+    """The authority's keys: one active for signing, every one published for verification."""
+
+    def __init__(self, keys: Mapping[str, AuthorityKey], active_kid: str) -> None:
+        if active_kid not in keys:
+            raise ValueError(f"the active authority key {active_kid!r} is not loaded")
+        self.keys = dict(keys)
+        self.active = keys[active_kid]
+
+    @classmethod
+    def from_pems(cls, pems: Mapping[str, bytes], active_kid: str) -> AuthorityKeyRing:
+        """Keys from PEM-encoded private keys by kid (reading the files is the caller's job)."""
+        keys = {}
+        for kid, pem in pems.items():
+            if not _KID.fullmatch(kid):
+                raise ValueError(f"authority key id {kid!r}: use letters, digits, '.', '_', '-'")
+            private_key = serialization.load_pem_private_key(pem, password=None)
+            alg = _signing_algorithm(private_key)
+            header = orjson.dumps({"alg": alg, "kid": kid, "typ": "JWT"})
+            keys[kid] = AuthorityKey(kid, alg, private_key, jws.b64url_encode(header))  # type: ignore[arg-type]
+        return cls(keys, active_kid)
+
+    def __repr__(self) -> str:
+        return f"AuthorityKeyRing(active={self.active.kid!r}, kids={sorted(self.keys)!r})"
+
+    def sign_token(self, claims: Mapping[str, Any]) -> str:
+        key = self.active
+        signing_input = key.header_b64 + b"." + jws.b64url_encode(orjson.dumps(claims))
+        signature = jws.sign(key.alg, key.private_key, signing_input)
+        return (signing_input + b"." + jws.b64url_encode(signature)).decode("ascii")
+
+    def verify_token(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token one of our keys signed, or None when it is not authentic."""
+        try:
+            header_b64, payload_b64, signature = jws.split_compact(token)
+            header = orjson.loads(jws.b64url_decode(header_b64))
+            kid = header.get("kid") if isinstance(header, dict) else None
+            key = self.keys.get(kid) if isinstance(kid, str) else None
+            if key is None or header.get("alg") != key.alg:
+                return None
+            public_key = key.private_key.public_key()
+            if not jws.verify(key.alg, public_key, header_b64 + b"." + payload_b64, signature):
+                return None
+            claims = orjson.loads(jws.b64url_decode(payload_b64))
+        except (jws.JwsError, orjson.JSONDecodeError):
+            return None
+        return claims if isinstance(claims, dict) else None
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The JWK Set (RFC 7517) of every key, active and retired: public parts only."""
+        return {"keys": [_public_jwk(key) for key in self.keys.values()]}
+
+
+def check_code_prefix(prefix: str) -> str:
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError("the code prefix is 2 upper-case hex characters, e.g. 00 or 1A")
+    return prefix
+
+
+def _signing_algorithm(key: object) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048:
+        return "PS256"
+    raise ValueError("authority keys are P-256 (ES256), Ed25519 (EdDSA) or RSA >= 2048 (PS256)")
+
+
+def _int_b64(value: int, length: int) -> str:
+    return jws.b64url_encode(value.to_bytes(length, "big")).decode("ascii")
+
+
+def _public_jwk(key: AuthorityKey) -> dict[str, str]:
+    public = key.private_key.public_key()
+    common = {"kid": key.kid, "alg": key.alg, "use": "sig"}
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        numbers = public.public_numbers()
+        x, y = _int_b64(numbers.x, 32), _int_b64(numbers.y, 32)
+        return {**common, "kty": "EC", "crv": "P-256", "x": x, "y": y}
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {**common, "kty": "OKP", "crv": "Ed25519", "x": jws.b64url_encode(raw).decode()}
+    assert isinstance(public, rsa.RSAPublicKey)
+    n, e = public.public_numbers().n, public.public_numbers().e
+    return {
+        **common,
+        "kty": "RSA",
+        "n": _int_b64(n, (n.bit_length() + 7) // 8),
+        "e": _int_b64(e, (e.bit_length() + 7) // 8),
+    }
