@@ -1,0 +1,117 @@
+"""Authority codes, tokens verifiable by anyone with the JWKS, and the key ring."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import orjson
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from jwcrypto import jwk, jwt
+
+from signing.authority import (
+    AuthorityKeyRing,
+    check_code_prefix,
+    generate_private_key_pem,
+    new_code,
+)
+
+CLAIMS = {"code": "00" + "AB" * 16, "number": 12, "coded": True, "iat": 1750000000}
+
+
+def ring(*kids: str, active: str | None = None) -> AuthorityKeyRing:
+    return AuthorityKeyRing.from_pems(
+        {kid: generate_private_key_pem() for kid in kids}, active or kids[0]
+    )
+
+
+def test_codes_are_34_upper_case_hex_with_the_node_prefix() -> None:
+    codes = {new_code("1A") for _ in range(1000)}
+
+    assert len(codes) == 1000
+    assert all(re.fullmatch(r"1A[0-9A-F]{32}", code) for code in codes)
+
+
+@pytest.mark.parametrize("prefix", ["0", "000", "0a", "GG", ""])
+def test_a_code_prefix_is_two_upper_case_hex_digits(prefix: str) -> None:
+    with pytest.raises(ValueError, match="2 upper-case hex"):
+        check_code_prefix(prefix)
+
+
+def test_a_token_verifies_with_the_published_jwks_in_an_independent_library() -> None:
+    keys = ring("cqt-1")
+    token = keys.sign_token(CLAIMS)
+
+    key_set = jwk.JWKSet.from_json(orjson.dumps(keys.jwks()).decode())
+    verified = jwt.JWT(jwt=token, key=key_set, expected_type="JWS")
+
+    assert orjson.loads(verified.claims) == CLAIMS
+    assert orjson.loads(verified.token.objects["protected"]) == {
+        "alg": "ES256",
+        "kid": "cqt-1",
+        "typ": "JWT",
+    }
+
+
+def test_tokens_of_a_retired_key_still_verify_and_new_ones_use_the_active_key() -> None:
+    pems = {"old": generate_private_key_pem(), "new": generate_private_key_pem()}
+    old_token = AuthorityKeyRing.from_pems(pems, "old").sign_token(CLAIMS)
+    rotated = AuthorityKeyRing.from_pems(pems, "new")
+
+    assert rotated.verify_token(old_token) == CLAIMS
+    assert {key["kid"] for key in rotated.jwks()["keys"]} == {"old", "new"}
+    new_header = orjson.loads(
+        base64.urlsafe_b64decode(rotated.sign_token(CLAIMS).split(".")[0] + "==")
+    )
+    assert new_header["kid"] == "new"
+
+
+def test_a_tampered_or_foreign_token_does_not_verify() -> None:
+    keys = ring("cqt-1")
+    header, payload, signature = keys.sign_token(CLAIMS).split(".")
+    other = ring("cqt-1").sign_token(CLAIMS)  # same kid, another key
+    forged_claims = base64.urlsafe_b64encode(orjson.dumps({**CLAIMS, "number": 13}))
+
+    assert keys.verify_token(f"{header}.{forged_claims.decode().rstrip('=')}.{signature}") is None
+    assert keys.verify_token(other) is None
+    assert keys.verify_token("not a token") is None
+    assert keys.verify_token(f"{header}.{payload}.") is None
+
+
+def test_the_jwks_holds_public_parts_only() -> None:
+    keys = ring("cqt-1")
+
+    (published,) = keys.jwks()["keys"]
+
+    assert set(published) == {"kid", "alg", "use", "kty", "crv", "x", "y"}
+    assert "d" not in published
+
+
+def test_an_ed25519_authority_key_signs_eddsa_tokens() -> None:
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    keys = AuthorityKeyRing.from_pems({"ed": pem}, "ed")
+    token = keys.sign_token(CLAIMS)
+
+    key_set = jwk.JWKSet.from_json(orjson.dumps(keys.jwks()).decode())
+    assert orjson.loads(jwt.JWT(jwt=token, key=key_set, expected_type="JWS").claims) == CLAIMS
+
+
+def test_key_material_never_appears_in_a_repr() -> None:
+    pem = generate_private_key_pem()
+    keys = AuthorityKeyRing.from_pems({"cqt-1": pem}, "cqt-1")
+    secret_body = pem.decode().splitlines()[1]
+
+    assert secret_body not in repr(keys)
+    assert secret_body not in repr(keys.active)
+    assert "cqt-1" in repr(keys)
+
+
+def test_the_active_key_must_be_loaded() -> None:
+    with pytest.raises(ValueError, match="not loaded"):
+        AuthorityKeyRing.from_pems({"a": generate_private_key_pem()}, "b")
