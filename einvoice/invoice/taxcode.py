@@ -8,6 +8,7 @@ A sequence of all zeros and a branch `000` are invalid.
 from __future__ import annotations
 
 import re
+from operator import mul
 
 _FORM = re.compile(r"([0-9]{10})(?:-([0-9]{3}))?")
 _WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
@@ -15,7 +16,7 @@ _WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 
 def check_digit(first_nine: str) -> int | None:
     """The check digit of nine digits, or None when no code with them is ever issued."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, _WEIGHTS, strict=True))
+    total = sum(map(mul, map(int, first_nine), _WEIGHTS))
     check = 10 - total % 11
     return check if check < 10 else None
 
