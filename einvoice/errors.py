@@ -31,9 +31,16 @@ class ServiceError(Exception):
     retry_after_s: int | None = None
 
     def __init__(
-        self, message: str, *, field: str | None = None, details: list[ErrorDetail] | None = None
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: list[ErrorDetail] | None = None,
     ) -> None:
         super().__init__(message)
+        if code is not None:
+            self.code = code
         self.details = details or [ErrorDetail(self.code, message, field)]
 
 
@@ -52,6 +59,45 @@ class InvalidRequest(ServiceError):
 
     status = 422
     code = "INVALID_REQUEST"
+
+
+class Unprocessable(ServiceError):
+    """Well-formed, but the content breaks a rule (a weak key, an invalid tax code): 422."""
+
+    status = 422
+    code = "UNPROCESSABLE"
+
+
+class Conflict(ServiceError):
+    """The thing exists already, or its state forbids the change: 409."""
+
+    status = 409
+    code = "CONFLICT"
+
+
+class Unauthenticated(ServiceError):
+    """No valid API key: 401. One code and message for every reason, so nothing leaks."""
+
+    status = 401
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ServiceError):
+    """A valid API key that may not do this: 403."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class RateLimited(ServiceError):
+    """Over the client's published limit: 429 with Retry-After."""
+
+    status = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class BackendUnavailable(ServiceError):

@@ -120,25 +120,6 @@ def _signing_algorithm(key: object) -> str:
     raise ValueError("authority keys are P-256 (ES256), Ed25519 (EdDSA) or RSA >= 2048 (PS256)")
 
 
-def _int_b64(value: int, length: int) -> str:
-    return jws.b64url_encode(value.to_bytes(length, "big")).decode("ascii")
-
-
 def _public_jwk(key: AuthorityKey) -> dict[str, str]:
     public = key.private_key.public_key()
-    common = {"kid": key.kid, "alg": key.alg, "use": "sig"}
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        numbers = public.public_numbers()
-        x, y = _int_b64(numbers.x, 32), _int_b64(numbers.y, 32)
-        return {**common, "kty": "EC", "crv": "P-256", "x": x, "y": y}
-    if isinstance(public, ed25519.Ed25519PublicKey):
-        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {**common, "kty": "OKP", "crv": "Ed25519", "x": jws.b64url_encode(raw).decode()}
-    assert isinstance(public, rsa.RSAPublicKey)
-    n, e = public.public_numbers().n, public.public_numbers().e
-    return {
-        **common,
-        "kty": "RSA",
-        "n": _int_b64(n, (n.bit_length() + 7) // 8),
-        "e": _int_b64(e, (e.bit_length() + 7) // 8),
-    }
+    return {"kid": key.kid, "alg": key.alg, "use": "sig", **jws.public_jwk(public)}

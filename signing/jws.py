@@ -14,7 +14,7 @@ import base64
 import binascii
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -91,6 +91,24 @@ def sign(alg: str, key: PrivateKey, signing_input: bytes) -> bytes:
     if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(signing_input)
     raise ValueError(f"a {type(key).__name__} cannot sign {alg}")
+
+
+def public_jwk(key: PublicKey) -> dict[str, str]:
+    """The public JWK (RFC 7517) of a key: kty and its public parameters, nothing else."""
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return {"kty": "RSA", "n": _b64_int(numbers.n), "e": _b64_int(numbers.e)}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        point = key.public_numbers()
+        x = b64url_encode(point.x.to_bytes(32, "big")).decode("ascii")
+        y = b64url_encode(point.y.to_bytes(32, "big")).decode("ascii")
+        return {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw).decode("ascii")}
+
+
+def _b64_int(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).decode("ascii")
 
 
 def split_compact(jws: str) -> tuple[bytes, bytes, bytes]:

@@ -105,7 +105,7 @@ def applied_version(session: Session, keyspace: str) -> int | None:
     if "schema_version" not in session.cluster.metadata.keyspaces[keyspace].tables:
         return None
     # The keyspace name is a validated identifier (einvoice.config), never request input.
-    query = f"SELECT version FROM {keyspace}.schema_version WHERE scope = %s LIMIT 1"  # noqa: S608
+    query = f"SELECT version FROM {keyspace}.schema_version WHERE scope = %s LIMIT 1"
     rows = session.execute(query, (_SCOPE,)).all()
     return int(rows[0]["version"]) if rows else None
 

@@ -1,0 +1,215 @@
+"""The taxpayer registry's SQL: taxpayers, seller keys, API clients, the officer-read audit log.
+
+Only this module speaks SQL for the registry. Its callers get plain records and the service's
+own errors (unknown taxpayer, duplicate key...) with stable codes, never a driver exception for
+a foreseeable case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from einvoice.errors import Conflict, NotFound
+
+CHANNEL = "einvoice_registry"
+
+
+@dataclass(frozen=True)
+class TaxpayerRow:
+    tax_code: str
+    name: str
+    status: str
+    registered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SellerKeyRow:
+    tax_code: str
+    kid: str
+    algorithm: str
+    public_jwk: dict[str, Any]
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    id: uuid.UUID
+    role: str
+    tax_code: str | None
+    secret_hash: bytes
+    rate_limit_class: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+_TAXPAYER_COLUMNS = "tax_code, name, status, registered_at"
+_KEY_COLUMNS = "tax_code, kid, algorithm, public_jwk, valid_from, valid_to, revoked_at"
+_CLIENT_COLUMNS = "id, role, tax_code, secret_hash, rate_limit_class, created_at, revoked_at"
+
+
+class Registry:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    # -- taxpayers ------------------------------------------------------------------------------
+
+    async def add_taxpayer(self, tax_code: str, name: str) -> TaxpayerRow:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO taxpayers (tax_code, name) VALUES ($1, $2) "
+                f"RETURNING {_TAXPAYER_COLUMNS}",
+                tax_code,
+                name,
+            )
+        except asyncpg.UniqueViolationError as error:
+            raise Conflict(
+                f"taxpayer {tax_code} is registered already",
+                code="TAXPAYER_EXISTS",
+                field="/tax_code",
+            ) from error
+        assert row is not None
+        return TaxpayerRow(**row)
+
+    async def taxpayer(self, tax_code: str) -> TaxpayerRow | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_TAXPAYER_COLUMNS} FROM taxpayers WHERE tax_code = $1", tax_code
+        )
+        return TaxpayerRow(**row) if row else None
+
+    async def set_taxpayer_status(self, tax_code: str, status: str) -> TaxpayerRow:
+        row = await self.pool.fetchrow(
+            "UPDATE taxpayers SET status = $2, updated_at = now() WHERE tax_code = $1 "
+            f"RETURNING {_TAXPAYER_COLUMNS}",
+            tax_code,
+            status,
+        )
+        if row is None:
+            raise _unknown_taxpayer(tax_code)
+        return TaxpayerRow(**row)
+
+    # -- seller keys ----------------------------------------------------------------------------
+
+    async def add_key(
+        self,
+        tax_code: str,
+        kid: str,
+        algorithm: str,
+        public_jwk: dict[str, str],
+        valid_from: dt.datetime | None,
+        valid_to: dt.datetime | None,
+    ) -> SellerKeyRow:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO seller_keys (tax_code, kid, algorithm, public_jwk, valid_from, "
+                "valid_to) VALUES ($1, $2, $3, $4::jsonb, coalesce($5, now()), $6) "
+                f"RETURNING {_KEY_COLUMNS}",
+                tax_code,
+                kid,
+                algorithm,
+                orjson.dumps(public_jwk).decode(),
+                valid_from,
+                valid_to,
+            )
+        except asyncpg.ForeignKeyViolationError as error:
+            raise _unknown_taxpayer(tax_code) from error
+        except asyncpg.UniqueViolationError as error:
+            raise Conflict(
+                f"taxpayer {tax_code} has a key {kid} already; kids are never reused",
+                code="KEY_EXISTS",
+                field="/kid",
+            ) from error
+        except asyncpg.CheckViolationError as error:
+            raise Conflict(
+                "valid_to must be later than valid_from", code="KEY_VALIDITY_INVALID"
+            ) from error
+        assert row is not None
+        return _key_row(row)
+
+    async def revoke_key(self, tax_code: str, kid: str) -> SellerKeyRow:
+        row = await self.pool.fetchrow(
+            "UPDATE seller_keys SET revoked_at = coalesce(revoked_at, now()) "
+            "WHERE tax_code = $1 AND kid = $2 "
+            f"RETURNING {_KEY_COLUMNS}",
+            tax_code,
+            kid,
+        )
+        if row is None:
+            raise NotFound(f"taxpayer {tax_code} has no key {kid}", code="KEY_NOT_FOUND")
+        return _key_row(row)
+
+    async def keys_of(self, tax_code: str) -> list[SellerKeyRow]:
+        rows = await self.pool.fetch(
+            f"SELECT {_KEY_COLUMNS} FROM seller_keys WHERE tax_code = $1", tax_code
+        )
+        return [_key_row(row) for row in rows]
+
+    # -- API clients ----------------------------------------------------------------------------
+
+    async def add_client(
+        self,
+        client_id: uuid.UUID,
+        role: str,
+        tax_code: str | None,
+        secret_hash: bytes,
+        rate_limit_class: str,
+    ) -> ClientRow:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO api_clients (id, role, tax_code, secret_hash, rate_limit_class) "
+                f"VALUES ($1, $2, $3, $4, $5) RETURNING {_CLIENT_COLUMNS}",
+                client_id,
+                role,
+                tax_code,
+                secret_hash,
+                rate_limit_class,
+            )
+        except asyncpg.ForeignKeyViolationError as error:
+            assert tax_code is not None
+            raise _unknown_taxpayer(tax_code) from error
+        assert row is not None
+        return ClientRow(**row)
+
+    async def client(self, client_id: uuid.UUID) -> ClientRow | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_CLIENT_COLUMNS} FROM api_clients WHERE id = $1", client_id
+        )
+        return ClientRow(**row) if row else None
+
+    async def revoke_client(self, client_id: uuid.UUID) -> ClientRow:
+        row = await self.pool.fetchrow(
+            "UPDATE api_clients SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 "
+            f"RETURNING {_CLIENT_COLUMNS}",
+            client_id,
+        )
+        if row is None:
+            raise NotFound(f"no API client {client_id}", code="CLIENT_NOT_FOUND")
+        return ClientRow(**row)
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    async def record_officer_read(self, client_id: uuid.UUID, kind: str, subject: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO officer_reads (client_id, kind, subject) VALUES ($1, $2, $3)",
+            client_id,
+            kind,
+            subject,
+        )
+
+
+def _key_row(row: Any) -> SellerKeyRow:
+    values = dict(row)
+    if isinstance(values["public_jwk"], str):
+        values["public_jwk"] = orjson.loads(values["public_jwk"])
+    return SellerKeyRow(**values)
+
+
+def _unknown_taxpayer(tax_code: str) -> NotFound:
+    return NotFound(f"no taxpayer {tax_code}", code="TAXPAYER_NOT_FOUND", field="/tax_code")
