@@ -96,6 +96,8 @@ def _algorithm(key: jws.PublicKey, requested: Any, field: str) -> str:
         allowed = {"RS256", "PS256"}
     else:
         allowed = jws.key_algorithm(key)
+        if not allowed:
+            raise _error("KEY_TYPE_UNSUPPORTED", "EC keys are P-256 (ES256)", field)
     if requested is None:
         return "RS256" if "RS256" in allowed else next(iter(allowed))
     if requested not in allowed:
