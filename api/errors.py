@@ -58,7 +58,9 @@ _TRANSIENT: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 
 
 def error_response(error: ServiceError) -> Response:
-    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
+    headers = dict(error.headers)
+    if error.retry_after_s:
+        headers["Retry-After"] = str(error.retry_after_s)
     body = {"errors": [detail.as_json() for detail in error.details]}
     return Response(
         orjson.dumps(body), status_code=error.status, media_type="application/json", headers=headers

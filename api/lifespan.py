@@ -17,11 +17,15 @@ import asyncpg
 import redis.asyncio as redis
 from fastapi import FastAPI
 
+from api.ratelimit import RateLimiter
 from einvoice.config import Settings
+from einvoice.registry.cache import RegistryCache
 from lookup.redis_client import create_redis
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
+from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
+from storage.postgres.registry import Registry
 from storage.schema_versions import ensure_current
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,9 @@ class Clients:
     cassandra: CassandraClient
     postgres: asyncpg.Pool
     redis: redis.Redis
+    registry: Registry
+    registry_cache: RegistryCache
+    rate_limiter: RateLimiter
 
 
 class State(TypedDict):
@@ -52,7 +59,22 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
             # Refuse to serve against a schema older (or newer) than this code.
             await ensure_current(cassandra, postgres)
             await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
+            registry = Registry(postgres)
+            registry_cache = RegistryCache(registry)
+            listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
+            listener.start()
+            stack.push_async_callback(listener.stop)
             log.info("clients ready: cassandra keyspace %s", cassandra.keyspace)
-            yield {"clients": Clients(settings, cassandra, postgres, cache)}
+            yield {
+                "clients": Clients(
+                    settings,
+                    cassandra,
+                    postgres,
+                    cache,
+                    registry,
+                    registry_cache,
+                    RateLimiter(),
+                )
+            }
 
     return lifespan

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--dir", type=Path, help="folder (default EINVOICE_AUTHORITY_KEYS_DIR)")
     generate.set_defaults(handler=_generate_authority_key)
 
+    from einvoice.registry.cli import register
+
+    register(commands)
+
     stack = commands.add_parser("stack", help="the local Cassandra, PostgreSQL and Redis")
     stack_commands = stack.add_subparsers(required=True, metavar="ACTION")
     for action, text in (

@@ -7,7 +7,9 @@ the request body when the error concerns one field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class ServiceError(Exception):
     status: int = 400
     code: str = "BAD_REQUEST"
     retry_after_s: int | None = None
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -80,6 +83,7 @@ class Unauthenticated(ServiceError):
 
     status = 401
     code = "UNAUTHENTICATED"
+    headers = MappingProxyType({"WWW-Authenticate": 'Bearer realm="einvoice"'})
 
 
 class Forbidden(ServiceError):

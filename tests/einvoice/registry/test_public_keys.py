@@ -46,7 +46,7 @@ def test_a_jwk_may_come_as_json_text_and_name_its_algorithm() -> None:
         ({"kty": "RSA", "n": "%%%", "e": "AQAB"}, None, "KEY_MALFORMED"),
         ({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}, None, "KEY_TYPE_UNSUPPORTED"),
         ({"kty": "oct", "k": "c2VjcmV0"}, None, "KEY_TYPE_UNSUPPORTED"),
-        ({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}, None, "KEY_PRIVATE_MATERIAL"),  # noqa: E501
+        ({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}, None, "KEY_PRIVATE_MATERIAL"),
         ("[1, 2]", None, "KEY_MALFORMED"),
     ],
 )  # fmt: skip

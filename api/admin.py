@@ -1,0 +1,123 @@
+"""The admin HTTP API (role `admin`): taxpayers, their keys, and API clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import AdminDep
+from api.deps import ClientsDep
+from einvoice.registry import admin
+from storage.postgres.registry import ClientRow, SellerKeyRow, TaxpayerRow
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewTaxpayer(_Body):
+    tax_code: str = Field(max_length=14)
+    name: str = Field(max_length=400)
+
+
+class TaxpayerStatus(_Body):
+    status: Literal["active", "suspended", "closed"]
+
+
+class NewKey(_Body):
+    kid: str = Field(max_length=200)
+    public_key: str | dict[str, Any] = Field(description="PEM text, or a JWK (object or JSON text)")
+    algorithm: Literal["RS256", "PS256", "ES256", "EdDSA"] | None = None
+    valid_from: dt.datetime | None = None
+    valid_to: dt.datetime | None = None
+
+
+class NewClient(_Body):
+    role: Literal["business", "officer", "admin"]
+    tax_code: str | None = Field(default=None, max_length=14)
+    rate_limit_class: Literal["standard", "large"] = "standard"
+
+
+def _taxpayer(row: TaxpayerRow) -> dict[str, Any]:
+    return {
+        "tax_code": row.tax_code,
+        "name": row.name,
+        "status": row.status,
+        "registered_at": row.registered_at.isoformat(),
+    }
+
+
+def _key(row: SellerKeyRow) -> dict[str, Any]:
+    return {
+        "tax_code": row.tax_code,
+        "kid": row.kid,
+        "algorithm": row.algorithm,
+        "public_jwk": row.public_jwk,
+        "valid_from": row.valid_from.isoformat(),
+        "valid_to": row.valid_to.isoformat() if row.valid_to else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+def _client(row: ClientRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "role": row.role,
+        "tax_code": row.tax_code,
+        "rate_limit_class": row.rate_limit_class,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@router.post("/taxpayers", status_code=201)
+async def add_taxpayer(body: NewTaxpayer, _: AdminDep, clients: ClientsDep) -> JSONResponse:
+    row = await admin.add_taxpayer(clients.registry, body.tax_code, body.name)
+    return JSONResponse(_taxpayer(row), status_code=201)
+
+
+@router.patch("/taxpayers/{tax_code}")
+async def set_status(
+    tax_code: str, body: TaxpayerStatus, _: AdminDep, clients: ClientsDep
+) -> dict[str, Any]:
+    return _taxpayer(await admin.set_status(clients.registry, tax_code, body.status))
+
+
+@router.post("/taxpayers/{tax_code}/keys", status_code=201)
+async def add_key(tax_code: str, body: NewKey, _: AdminDep, clients: ClientsDep) -> JSONResponse:
+    row = await admin.add_key(
+        clients.registry,
+        tax_code,
+        body.kid,
+        body.public_key,
+        algorithm=body.algorithm,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
+    return JSONResponse(_key(row), status_code=201)
+
+
+@router.post("/taxpayers/{tax_code}/keys/{kid}/revoke")
+async def revoke_key(tax_code: str, kid: str, _: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    admin.check_tax_code(tax_code)
+    return _key(await clients.registry.revoke_key(tax_code, kid))
+
+
+@router.post("/clients", status_code=201)
+async def add_client(body: NewClient, _: AdminDep, clients: ClientsDep) -> JSONResponse:
+    issued = await admin.add_client(
+        clients.registry, body.role, body.tax_code, body.rate_limit_class
+    )
+    # The key is in this answer and nowhere else: only its hash is stored.
+    return JSONResponse({**_client(issued.client), "api_key": issued.api_key}, status_code=201)
+
+
+@router.post("/clients/{client_id}/revoke")
+async def revoke_client(client_id: str, _: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    return _client(await admin.revoke_client(clients.registry, client_id))

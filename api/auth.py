@@ -1,0 +1,58 @@
+"""Who is calling: `Authorization: Bearer <api key>`, the client's role, and its rate limit.
+
+Every failure (no header, another scheme, a malformed, unknown or revoked key, a wrong secret) is
+the same 401 after the same work: the key is checked against a dummy client when it cannot be
+parsed, the client lookup is made either way (from the in-process cache), and the secret is
+compared in constant time. Roles: `business` (acts for one tax code), `officer`, `admin`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.deps import ClientsDep
+from einvoice.errors import Forbidden, Unauthenticated
+from einvoice.registry.api_keys import DUMMY_HASH, secret_matches, split_api_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_id: uuid.UUID
+    role: str
+    tax_code: str | None
+    rate_limit_class: str
+
+
+async def authenticated(request: Request, clients: ClientsDep) -> Principal:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    api_key = credentials.strip() if scheme.lower() == "bearer" else ""
+    client_id, secret, well_formed = split_api_key(api_key)
+    client = await clients.registry_cache.client(client_id)
+    matches = secret_matches(secret, client.secret_hash if client else DUMMY_HASH)
+    if not (well_formed and matches and client is not None and not client.revoked):
+        raise Unauthenticated("a valid API key is required: Authorization: Bearer <api key>")
+    return Principal(client.id, client.role, client.tax_code, client.rate_limit_class)
+
+
+def allow(
+    *roles: str, kind: str
+) -> Callable[[Principal, ClientsDep], Coroutine[Any, Any, Principal]]:
+    """A dependency: the caller has one of `roles`, and is within its `kind` rate limit."""
+
+    async def check(
+        principal: Annotated[Principal, Depends(authenticated)], clients: ClientsDep
+    ) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(roles)}", code="ROLE_FORBIDDEN")
+        clients.rate_limiter.take(principal.client_id, principal.rate_limit_class, kind)
+        return principal
+
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(allow("admin", kind="admin"))]

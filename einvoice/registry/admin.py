@@ -1,0 +1,110 @@
+"""Registry operations with their checks: one implementation behind the admin API and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from einvoice.errors import Unprocessable
+from einvoice.invoice.taxcode import tax_code_error
+from einvoice.registry.api_keys import new_api_key
+from einvoice.registry.public_keys import parse_public_key
+from storage.postgres.registry import ClientRow, Registry, SellerKeyRow, TaxpayerRow
+
+STATUSES = ("active", "suspended", "closed")
+ROLES = ("business", "officer", "admin")
+RATE_LIMIT_CLASSES = ("standard", "large")
+
+
+@dataclass(frozen=True)
+class IssuedClient:
+    """A new API client and its key: the only time the key is ever shown."""
+
+    client: ClientRow
+    api_key: str
+
+
+def check_tax_code(tax_code: str, field: str = "/tax_code") -> str:
+    problem = tax_code_error(tax_code)
+    if problem:
+        raise Unprocessable(f"{tax_code!r} is not a valid tax code", code=problem, field=field)
+    return tax_code
+
+
+async def add_taxpayer(registry: Registry, tax_code: str, name: str) -> TaxpayerRow:
+    check_tax_code(tax_code)
+    if not 1 <= len(name.strip()) <= 400:
+        raise Unprocessable("a name of 1 to 400 characters", code="INVALID_FIELD", field="/name")
+    return await registry.add_taxpayer(tax_code, name.strip())
+
+
+async def set_status(registry: Registry, tax_code: str, status: str) -> TaxpayerRow:
+    if status not in STATUSES:
+        raise Unprocessable(f"status is one of {STATUSES}", code="INVALID_VALUE", field="/status")
+    return await registry.set_taxpayer_status(check_tax_code(tax_code), status)
+
+
+async def add_key(
+    registry: Registry,
+    tax_code: str,
+    kid: str,
+    public_key: str | dict[str, Any],
+    *,
+    algorithm: str | None = None,
+    valid_from: dt.datetime | None = None,
+    valid_to: dt.datetime | None = None,
+) -> SellerKeyRow:
+    check_tax_code(tax_code)
+    if not 1 <= len(kid) <= 200 or not kid.isprintable():
+        raise Unprocessable(
+            "a kid of 1 to 200 printable characters", code="INVALID_FIELD", field="/kid"
+        )
+    for name, moment in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if moment is not None and moment.tzinfo is None:
+            raise Unprocessable(
+                "give a time zone, e.g. +07:00", code="INVALID_FIELD", field=f"/{name}"
+            )
+    parsed = parse_public_key(public_key, algorithm)
+    return await registry.add_key(tax_code, kid, parsed.algorithm, parsed.jwk, valid_from, valid_to)
+
+
+async def add_client(
+    registry: Registry, role: str, tax_code: str | None, rate_limit_class: str = "standard"
+) -> IssuedClient:
+    if role not in ROLES:
+        raise Unprocessable(f"role is one of {ROLES}", code="INVALID_VALUE", field="/role")
+    if rate_limit_class not in RATE_LIMIT_CLASSES:
+        raise Unprocessable(
+            f"rate_limit_class is one of {RATE_LIMIT_CLASSES}",
+            code="INVALID_VALUE",
+            field="/rate_limit_class",
+        )
+    if role == "business" and tax_code is None:
+        raise Unprocessable(
+            "a business client acts for one tax code",
+            code="CLIENT_TAX_CODE_REQUIRED",
+            field="/tax_code",
+        )
+    if role != "business" and tax_code is not None:
+        raise Unprocessable(
+            "officers and admins act for no tax code",
+            code="CLIENT_TAX_CODE_UNEXPECTED",
+            field="/tax_code",
+        )
+    if tax_code is not None:
+        check_tax_code(tax_code)
+    key = new_api_key()
+    client = await registry.add_client(
+        key.client_id, role, tax_code, key.secret_hash, rate_limit_class
+    )
+    return IssuedClient(client, key.api_key)
+
+
+async def revoke_client(registry: Registry, client_id: str) -> ClientRow:
+    try:
+        parsed = uuid.UUID(client_id)
+    except ValueError as error:
+        raise Unprocessable("a client id is a UUID", code="INVALID_FIELD", field="/id") from error
+    return await registry.revoke_client(parsed)

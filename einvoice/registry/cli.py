@@ -1,0 +1,138 @@
+"""`einvoice taxpayer|key|client|demo ...`: the registry from the command line.
+
+These talk to PostgreSQL directly (through storage/), so they also serve to obtain the first
+admin key of a new installation: `einvoice client add --role admin` on a machine that can reach
+the database prints a key once. Changes notify every running service process, as the admin API's
+do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from einvoice.config import PROJECT_ROOT, Settings
+from einvoice.errors import ServiceError
+from einvoice.registry import admin, demo
+from storage.postgres.pool import create_pool
+from storage.postgres.registry import Registry
+
+Operation = Callable[[Registry, argparse.Namespace], Awaitable[Any]]
+
+
+def register(commands: Any) -> None:
+    taxpayer = commands.add_parser("taxpayer", help="taxpayers of the registry")
+    actions = taxpayer.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register a taxpayer")
+    add.add_argument("tax_code")
+    add.add_argument("name")
+    add.set_defaults(handler=_run(lambda r, a: admin.add_taxpayer(r, a.tax_code, a.name)))
+    status = actions.add_parser("status", help="set active, suspended or closed")
+    status.add_argument("tax_code")
+    status.add_argument("status", choices=admin.STATUSES)
+    status.set_defaults(handler=_run(lambda r, a: admin.set_status(r, a.tax_code, a.status)))
+
+    key = commands.add_parser("key", help="sellers' signing keys")
+    actions = key.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register a seller's public key (PEM or JWK file)")
+    add.add_argument("tax_code")
+    add.add_argument("kid")
+    add.add_argument("public_key_file", type=Path)
+    add.add_argument("--algorithm", choices=("RS256", "PS256", "ES256", "EdDSA"))
+    add.add_argument("--valid-from", type=dt.datetime.fromisoformat)
+    add.add_argument("--valid-to", type=dt.datetime.fromisoformat)
+    add.set_defaults(handler=_run(_add_key))
+    revoke = actions.add_parser("revoke", help="revoke a seller's key")
+    revoke.add_argument("tax_code")
+    revoke.add_argument("kid")
+    revoke.set_defaults(handler=_run(lambda r, a: r.revoke_key(a.tax_code, a.kid)))
+
+    client = commands.add_parser("client", help="API clients")
+    actions = client.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="create a client; its API key is printed once")
+    add.add_argument("--role", required=True, choices=admin.ROLES)
+    add.add_argument("--tax-code", help="the taxpayer a business client acts for")
+    add.add_argument("--rate-limit-class", default="standard", choices=admin.RATE_LIMIT_CLASSES)
+    add.set_defaults(
+        handler=_run(lambda r, a: admin.add_client(r, a.role, a.tax_code, a.rate_limit_class))
+    )
+    revoke = actions.add_parser("revoke", help="revoke a client's API key")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(handler=_run(lambda r, a: admin.revoke_client(r, a.client_id)))
+
+    demo_command = commands.add_parser("demo", help="demo data for newcomers and load tests")
+    actions = demo_command.add_subparsers(required=True, metavar="ACTION")
+    seed = actions.add_parser("seed", help="add demo taxpayers, keys and clients")
+    seed.add_argument("--taxpayers", type=int, default=3)
+    seed.add_argument("--dir", type=Path, default=PROJECT_ROOT / "demo")
+    seed.set_defaults(handler=_run(_seed))
+
+
+async def _add_key(registry: Registry, args: argparse.Namespace) -> Any:
+    text = args.public_key_file.read_text()
+    material: str | dict[str, Any] = text if "-----BEGIN" in text else orjson.loads(text)
+    return await admin.add_key(
+        registry,
+        args.tax_code,
+        args.kid,
+        material,
+        algorithm=args.algorithm,
+        valid_from=args.valid_from,
+        valid_to=args.valid_to,
+    )
+
+
+async def _seed(registry: Registry, args: argparse.Namespace) -> str:
+    # Files first (keys, then the manifest after the database), off the event loop's concerns:
+    # this is a command-line tool, nothing else runs on its loop.
+    manifest = demo.load_manifest(args.dir)
+    sellers = demo.make_sellers(args.taxpayers, args.dir)
+    manifest = await demo.register(registry, manifest, sellers)
+    demo.save_manifest(args.dir, manifest)
+    return (
+        f"{len(manifest['sellers'])} demo sellers in {args.dir / 'registry.json'} "
+        f"(admin key: {manifest['admins'][0]['api_key']})"
+    )
+
+
+def _run(operation: Operation) -> Callable[[argparse.Namespace, Settings], int]:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        async def main() -> Any:
+            pool = await create_pool(settings)
+            try:
+                return await operation(Registry(pool), args)
+            finally:
+                await pool.close()
+
+        try:
+            result = asyncio.run(main())
+        except ServiceError as error:
+            for detail in error.details:
+                print(f"{detail.code}: {detail.message}", file=sys.stderr)
+            return 1
+        print(_describe(result))
+        return 0
+
+    return handler
+
+
+def _describe(result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    if isinstance(result, admin.IssuedClient):
+        return (
+            f"client {result.client.id} ({result.client.role}); its API key, shown only now:\n"
+            f"{result.api_key}"
+        )
+    fields = {
+        k: (str(v) if not isinstance(v, dict | str | None) else v) for k, v in vars(result).items()
+    }
+    fields.pop("secret_hash", None)
+    return orjson.dumps(fields).decode()

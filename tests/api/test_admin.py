@@ -1,0 +1,228 @@
+"""The admin API and authentication, served by a real process against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from einvoice.config import Settings
+from einvoice.registry import admin
+from signing import jws
+from storage.postgres.pool import create_pool
+from storage.postgres.registry import Registry
+from tests.einvoice.registry.test_registry_storage import fresh_tax_code
+from tests.signing.keys import private_key
+
+
+async def _issue(settings: Settings, role: str, tax_code: str | None = None) -> admin.IssuedClient:
+    pool = await create_pool(settings)
+    try:
+        registry = Registry(pool)
+        if tax_code is not None:
+            await admin.add_taxpayer(registry, tax_code, "Công ty Kiểm thử")
+        return await admin.add_client(registry, role, tax_code)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def as_admin(settings: Settings, service_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    issued = await _issue(settings, "admin")
+    headers = {"Authorization": f"Bearer {issued.api_key}"}
+    async with httpx.AsyncClient(base_url=service_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def _codes(response: httpx.Response) -> list[str]:
+    return [error["code"] for error in response.json()["errors"]]
+
+
+async def test_an_admin_registers_a_taxpayer_a_key_and_a_client(
+    as_admin: httpx.AsyncClient,
+) -> None:
+    tax_code = fresh_tax_code()
+    public_pem = (
+        private_key("RS256")
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    taxpayer = await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "A"})
+    key = await as_admin.post(
+        f"/v1/admin/taxpayers/{tax_code}/keys",
+        json={"kid": "k-2025", "public_key": public_pem, "valid_from": "2025-01-01T00:00:00+07:00"},
+    )
+    client = await as_admin.post(
+        "/v1/admin/clients", json={"role": "business", "tax_code": tax_code}
+    )
+    revoked = await as_admin.post(f"/v1/admin/taxpayers/{tax_code}/keys/k-2025/revoke")
+    suspended = await as_admin.patch(
+        f"/v1/admin/taxpayers/{tax_code}", json={"status": "suspended"}
+    )
+
+    assert taxpayer.status_code == 201, taxpayer.text
+    assert taxpayer.json()["status"] == "active"
+    assert key.status_code == 201, key.text
+    assert key.json()["algorithm"] == "RS256"
+    assert key.json()["public_jwk"] == jws.public_jwk(private_key("RS256").public_key())
+    assert client.status_code == 201
+    assert client.json()["api_key"].startswith("einv_")
+    assert revoked.json()["revoked_at"] is not None
+    assert suspended.json()["status"] == "suspended"
+
+
+async def test_a_new_business_key_works_at_once_and_stops_when_revoked(
+    as_admin: httpx.AsyncClient, service_url: str
+) -> None:
+    tax_code = fresh_tax_code()
+    await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "B"})
+    issued = (
+        await as_admin.post("/v1/admin/clients", json={"role": "business", "tax_code": tax_code})
+    ).json()
+    headers = {"Authorization": f"Bearer {issued['api_key']}"}
+
+    async with httpx.AsyncClient(base_url=service_url, headers=headers) as business:
+        before = await business.post(
+            "/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "x"}
+        )
+        await as_admin.post(f"/v1/admin/clients/{issued['id']}/revoke")
+        after = before
+        for _ in range(50):  # the revocation reaches the process by notification
+            after = await business.post(
+                "/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "x"}
+            )
+            if after.status_code == 401:
+                break
+            await asyncio.sleep(0.1)
+
+    assert before.status_code == 403  # authenticated, but a business is no admin
+    assert _codes(before) == ["ROLE_FORBIDDEN"]
+    assert after.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer not-a-key",
+        f"Bearer einv_{uuid.uuid4().hex}_{'A' * 43}",
+    ],
+)
+async def test_every_kind_of_wrong_key_gets_the_same_401(
+    http: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = await http.post("/v1/admin/taxpayers", json={}, headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="einvoice"'
+    assert response.json() == {
+        "errors": [
+            {
+                "code": "UNAUTHENTICATED",
+                "message": "a valid API key is required: Authorization: Bearer <api key>",
+            }
+        ]
+    }
+
+
+async def test_a_wrong_secret_for_a_real_client_gets_the_same_401(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    issued = await _issue(settings, "admin")
+    forged = issued.api_key[:-4] + ("AAAA" if not issued.api_key.endswith("AAAA") else "BBBB")
+
+    response = await http.post(
+        "/v1/admin/taxpayers", json={}, headers={"Authorization": f"Bearer {forged}"}
+    )
+
+    assert response.status_code == 401
+    assert _codes(response) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code", "field"),
+    [
+        ("/v1/admin/taxpayers", {"tax_code": "0100233487", "name": "x"}, 422, "TAX_CODE_CHECK_DIGIT", "/tax_code"),
+        ("/v1/admin/taxpayers", {"tax_code": "12", "name": "x"}, 422, "TAX_CODE_FORMAT", "/tax_code"),
+        ("/v1/admin/taxpayers", {"tax_code": "0100233488"}, 422, "FIELD_REQUIRED", "/name"),
+        ("/v1/admin/taxpayers", {"tax_code": "0100233488", "name": "x", "x": 1}, 422, "INVALID_FIELD", "/x"),
+        ("/v1/admin/clients", {"role": "business"}, 422, "CLIENT_TAX_CODE_REQUIRED", "/tax_code"),
+        ("/v1/admin/clients", {"role": "officer", "tax_code": "0100233488"}, 422, "CLIENT_TAX_CODE_UNEXPECTED", "/tax_code"),
+        ("/v1/admin/clients", {"role": "root"}, 422, "INVALID_FIELD", "/role"),
+        ("/v1/admin/clients", {"role": "business", "tax_code": "0107001729"}, 404, "TAXPAYER_NOT_FOUND", "/tax_code"),
+        ("/v1/admin/clients/not-a-uuid/revoke", None, 422, "INVALID_FIELD", "/id"),
+        (f"/v1/admin/clients/{uuid.uuid4()}/revoke", None, 404, "CLIENT_NOT_FOUND", None),
+        ("/v1/admin/taxpayers/0302431595/keys/nope/revoke", None, 404, "KEY_NOT_FOUND", None),
+    ],
+)  # fmt: skip
+async def test_admin_errors_have_stable_codes_and_fields(
+    as_admin: httpx.AsyncClient,
+    path: str,
+    body: dict[str, object] | None,
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    response = (
+        await as_admin.post(path, json=body) if body is not None else await as_admin.post(path)
+    )
+
+    assert response.status_code == status, response.text
+    (error,) = response.json()["errors"]
+    assert error["code"] == code
+    assert error.get("field") == field
+
+
+async def test_weak_malformed_and_private_keys_are_refused(as_admin: httpx.AsyncClient) -> None:
+    tax_code = fresh_tax_code()
+    await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "C"})
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    weak_pem = (
+        weak.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    private_jwk = {**jws.public_jwk(private_key("ES256").public_key()), "d": "AAAA"}
+
+    codes = []
+    for material in (weak_pem, "garbage", private_jwk):
+        response = await as_admin.post(
+            f"/v1/admin/taxpayers/{tax_code}/keys", json={"kid": "k", "public_key": material}
+        )
+        assert response.status_code == 422
+        codes += _codes(response)
+
+    assert codes == ["KEY_TOO_WEAK", "KEY_MALFORMED", "KEY_PRIVATE_MATERIAL"]
+
+
+async def test_a_duplicate_taxpayer_is_a_conflict(as_admin: httpx.AsyncClient) -> None:
+    tax_code = fresh_tax_code()
+    first = await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "D"})
+    again = await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "D"})
+
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert _codes(again) == ["TAXPAYER_EXISTS"]
+
+
+async def test_over_the_rate_limit_gets_429_with_retry_after(as_admin: httpx.AsyncClient) -> None:
+    # The admin limit is 20/s with bursts of 50: 150 requests at once cannot all pass.
+    responses = await asyncio.gather(
+        *(as_admin.post("/v1/admin/clients/not-a-uuid/revoke") for _ in range(150))
+    )
+
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert _codes(limited[0]) == ["RATE_LIMITED"]
