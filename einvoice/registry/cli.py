@@ -72,6 +72,11 @@ def register(commands: Any) -> None:
     seed = actions.add_parser("seed", help="add demo taxpayers, keys and clients")
     seed.add_argument("--taxpayers", type=int, default=3)
     seed.add_argument("--dir", type=Path, default=PROJECT_ROOT / "demo")
+    seed.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="only when the folder holds no demo registered in this database (start-up use)",
+    )
     seed.set_defaults(handler=_run(_seed))
 
 
@@ -93,6 +98,12 @@ async def _seed(registry: Registry, args: argparse.Namespace) -> str:
     # Files first (keys, then the manifest after the database), off the event loop's concerns:
     # this is a command-line tool, nothing else runs on its loop.
     manifest = demo.load_manifest(args.dir)
+    if manifest["sellers"] and await registry.taxpayer(manifest["sellers"][0]["tax_code"]):
+        if args.if_missing:
+            return f"the demo in {args.dir / 'registry.json'} is registered already"
+    elif manifest["sellers"]:
+        # A demo of an earlier database (the stack's data was wiped): start a new one.
+        manifest = {"admins": [], "officers": [], "sellers": []}
     sellers = demo.make_sellers(args.taxpayers, args.dir)
     manifest = await demo.register(registry, manifest, sellers)
     demo.save_manifest(args.dir, manifest)

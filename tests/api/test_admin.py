@@ -226,3 +226,27 @@ async def test_over_the_rate_limit_gets_429_with_retry_after(as_admin: httpx.Asy
     assert limited
     assert int(limited[0].headers["Retry-After"]) >= 1
     assert _codes(limited[0]) == ["RATE_LIMITED"]
+
+
+async def test_officers_cannot_administer(settings: Settings, http: httpx.AsyncClient) -> None:
+    officer = await _issue(settings, "officer")
+
+    response = await http.post(
+        "/v1/admin/taxpayers",
+        json={"tax_code": fresh_tax_code(), "name": "x"},
+        headers={"Authorization": f"Bearer {officer.api_key}"},
+    )
+
+    assert response.status_code == 403
+    assert _codes(response) == ["ROLE_FORBIDDEN"]
+
+
+async def test_a_body_that_is_not_json_is_a_400(as_admin: httpx.AsyncClient) -> None:
+    response = await as_admin.post(
+        "/v1/admin/taxpayers",
+        content=b'{"tax_code": ',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert _codes(response) == ["MALFORMED_JSON"]

@@ -199,3 +199,15 @@ async def test_concurrent_misses_share_one_query(registry: Registry) -> None:
 
     assert calls == 1
     assert all(seller is sellers[0] for seller in sellers)
+
+
+async def test_officer_reads_are_recorded(registry: Registry) -> None:
+    officer = uuid.uuid4()
+
+    await registry.record_officer_read(officer, "invoice", "00" + "AB" * 16)
+
+    rows = await registry.pool.fetch(
+        "SELECT kind, subject, read_at FROM officer_reads WHERE client_id = $1", officer
+    )
+    assert [(row["kind"], row["subject"]) for row in rows] == [("invoice", "00" + "AB" * 16)]
+    assert rows[0]["read_at"] is not None
