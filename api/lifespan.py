@@ -18,11 +18,15 @@ import redis.asyncio as redis
 from fastapi import FastAPI
 
 from api.ratelimit import RateLimiter
+from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
+from einvoice.invoice.authenticate import Authority
 from einvoice.registry.cache import RegistryCache
 from lookup.redis_client import create_redis
+from signing.authority import check_code_prefix
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
+from storage.cassandra.invoices import InvoiceStore
 from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
@@ -40,6 +44,8 @@ class Clients:
     registry: Registry
     registry_cache: RegistryCache
     rate_limiter: RateLimiter
+    authority: Authority
+    invoices: InvoiceStore
 
 
 class State(TypedDict):
@@ -59,6 +65,11 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
             # Refuse to serve against a schema older (or newer) than this code.
             await ensure_current(cassandra, postgres)
             await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
+            keyring = await asyncio.to_thread(
+                load_keyring, settings.authority_keys_dir, settings.authority_active_kid
+            )
+            authority = Authority(keyring, check_code_prefix(settings.code_prefix))
+            invoices = await asyncio.to_thread(InvoiceStore, cassandra.session)
             registry = Registry(postgres)
             registry_cache = RegistryCache(registry)
             listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
@@ -74,6 +85,8 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
                     registry,
                     registry_cache,
                     RateLimiter(),
+                    authority,
+                    invoices,
                 )
             }
 

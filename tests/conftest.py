@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from einvoice import stack
+from einvoice.authority_keys import generate_key_file
 from einvoice.config import Settings, get_settings
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
@@ -101,12 +102,16 @@ async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 def service_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `einvoice serve` process on a free port, configured for this test session."""
     port = free_port()
+    keys = tmp_path_factory.mktemp("authority-keys")
+    generate_key_file(keys, "test-1")
     env = dict(
         os.environ,
         EINVOICE_HTTP_PORT=str(port),
         EINVOICE_CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
         EINVOICE_POSTGRES_DATABASE=settings.postgres_database,
         EINVOICE_READINESS_TIMEOUT_S="2",
+        EINVOICE_AUTHORITY_KEYS_DIR=str(keys),
+        EINVOICE_AUTHORITY_ACTIVE_KID="test-1",
     )
     log_path = tmp_path_factory.mktemp("service") / "service.log"
     log = log_path.open("wb")

@@ -7,6 +7,7 @@ production registry with it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from storage.postgres.registry import Registry
 
 # Most sellers sign with P-256; some with RSA and Ed25519, so every algorithm gets traffic.
 _ALGORITHMS = ("ES256", "RS256", "EdDSA", "ES256", "ES256")
+# Demo keys are valid from long ago, so sample invoices of any recent date verify.
+DEMO_KEYS_VALID_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 # Province codes of the largest cities and a few others, for plausible tax codes.
 _PROVINCES = ("01", "03", "02", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 
@@ -105,7 +108,12 @@ async def register(
         number = len(manifest["sellers"]) + 1
         await admin.add_taxpayer(registry, seller.tax_code, f"Công ty Demo số {number}")
         await admin.add_key(
-            registry, seller.tax_code, seller.kid, seller.public_jwk, algorithm=seller.algorithm
+            registry,
+            seller.tax_code,
+            seller.kid,
+            seller.public_jwk,
+            algorithm=seller.algorithm,
+            valid_from=DEMO_KEYS_VALID_FROM,
         )
         issued = await admin.add_client(registry, "business", seller.tax_code)
         manifest["sellers"].append(

@@ -1,0 +1,215 @@
+"""Real-time authentication: POST /v1/invoices, and the authority's public keys.
+
+The answer comes once the invoice is durably stored (the writes reached LOCAL_QUORUM). A retry of
+the same invoice gets the original answer with 200; another invoice under a used number gets 409
+naming the original. See storage/cassandra/invoices.py for why a crash at any point is safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import Counter
+
+from api.auth import Principal, allow
+from api.deps import ClientsDep
+from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest, ServiceError
+from einvoice.invoice.authenticate import Authenticated, authenticate
+from lookup.cache import write_through
+from storage.cassandra.invoices import Claim, NewInvoice
+
+router = APIRouter(tags=["invoices"])
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # the national format's message limit
+SUBMISSIONS = Counter("einvoice_submissions_total", "Real-time submissions", ["outcome"])
+RULE_FAILURES = Counter("einvoice_rule_failures_total", "Invoice rule failures", ["code"])
+
+SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class MalformedJson(ServiceError):
+    status = 400
+    code = "MALFORMED_JSON"
+
+
+@router.get("/.well-known/jwks.json", tags=["public"])
+async def jwks(clients: ClientsDep) -> Response:
+    return Response(
+        orjson.dumps(clients.authority.keyring.jwks()),
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.post("/v1/invoices", status_code=201)
+async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
+    submission = await _read_json(request)
+    raw_invoice, signature = _split_submission(submission)
+    seller_tax_code = _seller_tax_code(raw_invoice)
+    if seller_tax_code is not None and seller_tax_code != principal.tax_code:
+        raise Forbidden(
+            "a business submits only invoices it sells",
+            code="SELLER_MISMATCH",
+            field="/invoice/seller/tax_code",
+        )
+    assert principal.tax_code is not None  # a business client always has one
+    seller = await clients.registry_cache.seller(principal.tax_code)
+    if seller is None or not seller.active:
+        raise Forbidden(
+            "the taxpayer is not active (suspended, closed or unknown)", code="TAXPAYER_NOT_ACTIVE"
+        )
+    now = dt.datetime.now(dt.UTC)
+    outcome = authenticate(
+        raw_invoice,
+        signature,
+        keys_for_seller=lambda _: seller.keys,
+        authority=clients.authority,
+        now=now,
+    )
+    if not isinstance(outcome, Authenticated):
+        if outcome.invoice is not None:
+            invoice = outcome.invoice
+            earlier = await clients.invoices.claim_of(
+                invoice["seller"]["tax_code"],
+                invoice["template"],
+                invoice["symbol"],
+                invoice["number"],
+            )
+            if earlier is not None and earlier.invoice_hash == outcome.invoice_hash:
+                # Accepted before (a key revoked since does not change that): the same answer.
+                SUBMISSIONS.labels("repeated").inc()
+                return _answer(earlier, invoice["symbol"], 200)
+        for error in outcome.errors:
+            RULE_FAILURES.labels(error.code).inc()
+        SUBMISSIONS.labels("rejected").inc()
+        raise InvalidRequest("the invoice is not valid", details=outcome.errors)
+    stored = await clients.invoices.store(_new_invoice(outcome, signature), now)
+    claim = stored.claim
+    if not stored.created and claim.invoice_hash != outcome.invoice_hash:
+        SUBMISSIONS.labels("conflict").inc()
+        return _conflict(claim)
+    SUBMISSIONS.labels("created" if stored.created else "repeated").inc()
+    invoice = outcome.invoice
+    await write_through(
+        clients.redis,
+        claim.code,
+        {
+            "code": claim.code,
+            "seller_tax_code": invoice["seller"]["tax_code"],
+            "template": invoice["template"],
+            "symbol": invoice["symbol"],
+            "number": invoice["number"],
+            "issued_date": invoice["issued_date"],
+            "total_payable": invoice["totals"]["total_payable"],
+            "invoice_hash": claim.invoice_hash,
+            "status": "authenticated",
+            "authenticated_at": claim.authenticated_at.isoformat(),
+            "token": claim.token,
+        },
+    )
+    return _answer(claim, invoice["symbol"], 201 if stored.created else 200)
+
+
+async def _read_json(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("send the submission as application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"at most {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"at most {MAX_BODY_BYTES} bytes")
+    try:
+        # orjson refuses invalid UTF-8, lone surrogates and nesting deeper than 1,024 levels.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedJson(f"the body is not valid JSON: {error}") from error
+
+
+def _split_submission(submission: Any) -> tuple[Any, Any]:
+    if not isinstance(submission, dict):
+        raise InvalidRequest(
+            "the body is an object {invoice, signature}", code="INVALID_TYPE", field=""
+        )
+    unknown = sorted(set(submission) - {"invoice", "signature"})
+    if unknown:
+        raise InvalidRequest(
+            "unknown fields",
+            details=[
+                ErrorDetail("UNKNOWN_FIELD", "not part of a submission", f"/{k}") for k in unknown
+            ],
+        )
+    return submission.get("invoice"), submission.get("signature")
+
+
+def _seller_tax_code(raw_invoice: Any) -> str | None:
+    seller = raw_invoice.get("seller") if isinstance(raw_invoice, dict) else None
+    tax_code = seller.get("tax_code") if isinstance(seller, dict) else None
+    return tax_code if isinstance(tax_code, str) else None
+
+
+def _new_invoice(outcome: Authenticated, signature: str) -> NewInvoice:
+    invoice = outcome.invoice
+    return NewInvoice(
+        code=outcome.code,
+        seller_tax_code=invoice["seller"]["tax_code"],
+        template=invoice["template"],
+        symbol=invoice["symbol"],
+        number=invoice["number"],
+        issued_date=dt.date.fromisoformat(invoice["issued_date"]),
+        buyer_tax_code=invoice.get("buyer", {}).get("tax_code"),
+        currency=invoice.get("currency", "VND"),
+        total_payable=Decimal(invoice["totals"]["total_payable"]),
+        invoice_hash=outcome.invoice_hash,
+        canonical=outcome.canonical,
+        seller_signature=signature,
+        token=outcome.token,
+        authenticated_at=outcome.authenticated_at,
+    )
+
+
+def _answer(claim: Claim, symbol: str, status: int) -> Response:
+    authenticated_at = claim.authenticated_at
+    if authenticated_at.tzinfo is None:  # Cassandra returns UTC without a zone
+        authenticated_at = authenticated_at.replace(tzinfo=dt.UTC)
+    body = {
+        "code": claim.code,
+        "coded": symbol.startswith("C"),
+        "authenticated_at": authenticated_at.isoformat(timespec="milliseconds"),
+        "invoice_hash": claim.invoice_hash,
+        "token": claim.token,
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _conflict(existing: Claim) -> Response:
+    body = {
+        "errors": [
+            {
+                "code": "INVOICE_NUMBER_USED",
+                "field": "/invoice/number",
+                "message": "another invoice was authenticated under this seller, template, symbol "
+                "and number",
+            }
+        ],
+        "existing": {"code": existing.code, "invoice_hash": existing.invoice_hash},
+    }
+    return Response(orjson.dumps(body), status_code=409, media_type="application/json")
