@@ -94,7 +94,9 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
     assert row["authority_token"] == body["token"]
     cache = create_redis(settings)
     try:
-        assert orjson.loads(await cache.get(code_key(body["code"])))["token"] == body["token"]
+        cached = await cache.get(code_key(body["code"]))
+        assert cached is not None
+        assert orjson.loads(cached)["token"] == body["token"]
     finally:
         await cache.aclose()
 
