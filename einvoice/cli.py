@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                 help="cassandra, postgres, redis (default: all)",
             )
         sub.set_defaults(handler=_stack, action=action)
+    nodetool = stack_commands.add_parser(
+        "nodetool", help="Cassandra's nodetool against the local node (flush, tablestats, ...)"
+    )
+    nodetool.add_argument("arguments", nargs=argparse.REMAINDER)
+    nodetool.set_defaults(handler=_nodetool)
     return parser
 
 
@@ -113,7 +118,10 @@ def _generate_authority_key(args: argparse.Namespace, settings: Settings) -> int
     except (FileExistsError, ValueError) as error:
         print(f"einvoice authority-key generate: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {path} (mode 0600); it signs once EINVOICE_AUTHORITY_ACTIVE_KID={args.kid}")
+    print(
+        f"wrote {path} (mode 0600). The only key in its folder signs; with several, "
+        f"EINVOICE_AUTHORITY_ACTIVE_KID={args.kid} makes it the one."
+    )
     return 0
 
 
@@ -143,6 +151,12 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{name}: version {result.from_version or 'none'} -> {result.to_version} ({applied})")
     print(f"migrated in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _nodetool(args: argparse.Namespace, settings: Settings) -> int:
+    from einvoice.stack.cassandra import CassandraNode
+
+    return CassandraNode(settings).nodetool(args.arguments)
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:

@@ -179,6 +179,27 @@ class CassandraNode(LocalServer):
         (conf_dir / "logback.xml").write_text(_LOGBACK)
         return conf
 
+    def nodetool(self, arguments: list[str]) -> int:
+        """Run Cassandra's nodetool (in cassandra-all) against the local node over JMX."""
+        quiet = self.home / "conf" / "logback-tools.xml"
+        quiet.parent.mkdir(parents=True, exist_ok=True)
+        quiet.write_text(_LOGBACK.replace('level="INFO"', 'level="WARN"'))
+        argv = [
+            self._java(),
+            *_JDK17_OPTIONS,
+            "-Xmx256m",
+            f"-Dlogback.configurationFile=file://{quiet}",
+            "-cp",
+            f"{self.ensure_assembled()}/*",
+            "org.apache.cassandra.tools.NodeTool",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(JMX_PORT),
+            *arguments,
+        ]
+        return subprocess.run(argv, check=False).returncode
+
     def _command(self, java: str, lib: Path, conf: Path) -> list[str]:
         heap = self.settings.cassandra_heap
         jamm = next(lib.glob("jamm-*.jar"), None)
