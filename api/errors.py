@@ -28,6 +28,7 @@ from einvoice.errors import (
     ErrorDetail,
     InternalError,
     InvalidRequest,
+    MalformedJson,
     MethodNotAllowed,
     NotFound,
     ServiceError,
@@ -94,8 +95,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
         for item in error.errors()
     ]
     if any(detail.code == "MALFORMED_JSON" for detail in details):
-        malformed = ServiceError("the body is not valid JSON", code="MALFORMED_JSON")
-        return error_response(malformed)  # 400: nothing in it could be read
+        return error_response(MalformedJson("the body is not valid JSON"))
     return error_response(InvalidRequest("the request is invalid", details=details))
 
 

@@ -18,7 +18,14 @@ from prometheus_client import Counter
 
 from api.auth import Principal, allow
 from api.deps import ClientsDep
-from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest, ServiceError
+from einvoice.errors import (
+    ErrorDetail,
+    Forbidden,
+    InvalidRequest,
+    MalformedJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from einvoice.invoice.authenticate import Authenticated, authenticate
 from lookup.cache import write_through
 from storage.cassandra.invoices import Claim, NewInvoice
@@ -30,21 +37,6 @@ SUBMISSIONS = Counter("einvoice_submissions_total", "Real-time submissions", ["o
 RULE_FAILURES = Counter("einvoice_rule_failures_total", "Invoice rule failures", ["code"])
 
 SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
-
-
-class PayloadTooLarge(ServiceError):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class MalformedJson(ServiceError):
-    status = 400
-    code = "MALFORMED_JSON"
 
 
 @router.get("/.well-known/jwks.json", tags=["public"])

@@ -57,6 +57,23 @@ class MethodNotAllowed(ServiceError):
     code = "METHOD_NOT_ALLOWED"
 
 
+class MalformedJson(ServiceError):
+    """The body is not JSON at all: 400, nothing in it could be read."""
+
+    status = 400
+    code = "MALFORMED_JSON"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class InvalidRequest(ServiceError):
     """The request's shape is wrong (JSON, types, required fields): 422 with every problem."""
 

@@ -30,6 +30,17 @@ async def registry(settings: Settings) -> AsyncIterator[Registry]:
     await pool.close()
 
 
+@pytest.fixture
+async def listening_cache(registry: Registry, settings: Settings) -> AsyncIterator[RegistryCache]:
+    """A cache that keeps entries for an hour: only a notification can refresh it."""
+    cache = RegistryCache(registry, ttl_s=3600)
+    listener = RegistryListener(settings, cache.on_change, cache.clear)
+    listener.start()
+    await asyncio.wait_for(listener.listening.wait(), 10)
+    yield cache
+    await listener.stop()
+
+
 def fresh_tax_code() -> str:
     """A valid tax code not used before in this test database."""
     while True:
@@ -113,72 +124,59 @@ async def test_foreseeable_failures_have_stable_codes(registry: Registry) -> Non
 
 
 async def test_revocations_and_suspensions_reach_the_cache_by_notification(
-    registry: Registry, settings: Settings
+    registry: Registry, listening_cache: RegistryCache
 ) -> None:
-    # The cache keeps entries for an hour, so only the notification can refresh it.
-    cache = RegistryCache(registry, ttl_s=3600)
-    listener = RegistryListener(settings, cache.on_change, cache.clear)
-    listener.start()
-    try:
-        await asyncio.wait_for(listener.listening.wait(), 10)
-        tax_code = fresh_tax_code()
-        await registry.add_taxpayer(tax_code, "B")
-        jwk = parse_public_key(jws.public_jwk(private_key("ES256").public_key())).jwk
-        await registry.add_key(tax_code, "k", "ES256", jwk, None, None)
-        key = new_api_key()
-        await registry.add_client(key.client_id, "business", tax_code, key.secret_hash, "standard")
+    cache = listening_cache
+    tax_code = fresh_tax_code()
+    await registry.add_taxpayer(tax_code, "B")
+    jwk = parse_public_key(jws.public_jwk(private_key("ES256").public_key())).jwk
+    await registry.add_key(tax_code, "k", "ES256", jwk, None, None)
+    key = new_api_key()
+    await registry.add_client(key.client_id, "business", tax_code, key.secret_hash, "standard")
+    seller = await cache.seller(tax_code)
+    client = await cache.client(key.client_id)
+    assert seller is not None
+    assert seller.active
+    assert seller.keys["k"].revoked_at is None
+    assert client is not None
+    assert not client.revoked
+
+    await registry.revoke_key(tax_code, "k")
+    await registry.set_taxpayer_status(tax_code, "suspended")
+    await registry.revoke_client(key.client_id)
+
+    async def refreshed() -> bool:
         seller = await cache.seller(tax_code)
         client = await cache.client(key.client_id)
-        assert seller is not None
-        assert seller.active
-        assert seller.keys["k"].revoked_at is None
-        assert client is not None
-        assert not client.revoked
+        return (
+            seller is not None
+            and not seller.active
+            and seller.keys["k"].revoked_at is not None
+            and client is not None
+            and client.revoked
+        )
 
-        await registry.revoke_key(tax_code, "k")
-        await registry.set_taxpayer_status(tax_code, "suspended")
-        await registry.revoke_client(key.client_id)
-
-        async def refreshed() -> bool:
-            seller = await cache.seller(tax_code)
-            client = await cache.client(key.client_id)
-            return (
-                seller is not None
-                and not seller.active
-                and seller.keys["k"].revoked_at is not None
-                and client is not None
-                and client.revoked
-            )
-
-        for _ in range(100):
-            if await refreshed():
-                break
-            await asyncio.sleep(0.1)
-        assert await refreshed()
-    finally:
-        await listener.stop()
+    for _ in range(100):
+        if await refreshed():
+            break
+        await asyncio.sleep(0.1)
+    assert await refreshed()
 
 
 async def test_unknown_entries_are_cached_too_and_appear_when_created(
-    registry: Registry, settings: Settings
+    registry: Registry, listening_cache: RegistryCache
 ) -> None:
-    cache = RegistryCache(registry, ttl_s=3600)
-    listener = RegistryListener(settings, cache.on_change, cache.clear)
-    listener.start()
-    try:
-        await asyncio.wait_for(listener.listening.wait(), 10)
-        tax_code = fresh_tax_code()
-        assert await cache.seller(tax_code) is None
+    cache = listening_cache
+    tax_code = fresh_tax_code()
+    assert await cache.seller(tax_code) is None
 
-        await registry.add_taxpayer(tax_code, "C")
+    await registry.add_taxpayer(tax_code, "C")
 
-        for _ in range(100):
-            if await cache.seller(tax_code) is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert await cache.seller(tax_code) is not None
-    finally:
-        await listener.stop()
+    for _ in range(100):
+        if await cache.seller(tax_code) is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert await cache.seller(tax_code) is not None
 
 
 async def test_concurrent_misses_share_one_query(registry: Registry) -> None:
