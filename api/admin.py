@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
 from api.deps import ClientsDep
+from einvoice.errors import InvalidRequest
 from einvoice.registry import admin
 from storage.postgres.registry import ClientRow, SellerKeyRow, TaxpayerRow
 
@@ -26,8 +27,10 @@ class NewTaxpayer(_Body):
     name: str = Field(max_length=400)
 
 
-class TaxpayerStatus(_Body):
-    status: Literal["active", "suspended", "closed"]
+class TaxpayerChange(_Body):
+    status: Literal["active", "suspended", "closed"] | None = None
+    # Raise only: spreads a very large seller's month over more Cassandra partitions.
+    month_buckets: int | None = Field(default=None, ge=1, le=256)
 
 
 class NewKey(_Body):
@@ -50,6 +53,7 @@ def _taxpayer(row: TaxpayerRow) -> dict[str, Any]:
         "name": row.name,
         "status": row.status,
         "registered_at": row.registered_at.isoformat(),
+        "month_buckets": row.month_buckets,
     }
 
 
@@ -83,10 +87,19 @@ async def add_taxpayer(body: NewTaxpayer, _: AdminDep, clients: ClientsDep) -> J
 
 
 @router.patch("/taxpayers/{tax_code}")
-async def set_status(
-    tax_code: str, body: TaxpayerStatus, _: AdminDep, clients: ClientsDep
+async def change_taxpayer(
+    tax_code: str, body: TaxpayerChange, _: AdminDep, clients: ClientsDep
 ) -> dict[str, Any]:
-    return _taxpayer(await admin.set_status(clients.registry, tax_code, body.status))
+    row = None
+    if body.month_buckets is not None:
+        row = await admin.raise_month_buckets(clients.registry, tax_code, body.month_buckets)
+    if body.status is not None or row is None:
+        if body.status is None:
+            raise InvalidRequest(
+                "give status or month_buckets", code="FIELD_REQUIRED", field="/status"
+            )
+        row = await admin.set_status(clients.registry, tax_code, body.status)
+    return _taxpayer(row)
 
 
 @router.post("/taxpayers/{tax_code}/keys", status_code=201)

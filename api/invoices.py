@@ -90,7 +90,8 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
             RULE_FAILURES.labels(error.code).inc()
         SUBMISSIONS.labels("rejected").inc()
         raise InvalidRequest("the invoice is not valid", details=outcome.errors)
-    stored = await clients.invoices.store(_new_invoice(outcome, signature), now)
+    new = _new_invoice(outcome, signature, seller.month_buckets)
+    stored = await clients.invoices.store(new, now)
     claim = stored.claim
     if not stored.created and claim.invoice_hash != outcome.invoice_hash:
         SUBMISSIONS.labels("conflict").inc()
@@ -158,7 +159,7 @@ def _seller_tax_code(raw_invoice: Any) -> str | None:
     return tax_code if isinstance(tax_code, str) else None
 
 
-def _new_invoice(outcome: Authenticated, signature: str) -> NewInvoice:
+def _new_invoice(outcome: Authenticated, signature: str, month_buckets: int) -> NewInvoice:
     invoice = outcome.invoice
     return NewInvoice(
         code=outcome.code,
@@ -175,6 +176,7 @@ def _new_invoice(outcome: Authenticated, signature: str) -> NewInvoice:
         seller_signature=signature,
         token=outcome.token,
         authenticated_at=outcome.authenticated_at,
+        month_buckets=month_buckets,
     )
 
 

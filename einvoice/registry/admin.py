@@ -46,6 +46,14 @@ async def set_status(registry: Registry, tax_code: str, status: str) -> Taxpayer
     return await registry.set_taxpayer_status(check_tax_code(tax_code), status)
 
 
+async def raise_month_buckets(registry: Registry, tax_code: str, buckets: int) -> TaxpayerRow:
+    if not 1 <= buckets <= 256:
+        raise Unprocessable(
+            "month_buckets is 1 to 256", code="OUT_OF_RANGE", field="/month_buckets"
+        )
+    return await registry.raise_month_buckets(check_tax_code(tax_code), buckets)
+
+
 async def add_key(
     registry: Registry,
     tax_code: str,

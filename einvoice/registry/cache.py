@@ -30,6 +30,7 @@ class Seller:
     name: str
     status: str
     keys: dict[str, SellerKey]
+    month_buckets: int = 1
 
     @property
     def active(self) -> bool:
@@ -134,7 +135,9 @@ class RegistryCache:
             )
             for row in await self.registry.keys_of(tax_code)
         }
-        return Seller(taxpayer.tax_code, taxpayer.name, taxpayer.status, keys)
+        return Seller(
+            taxpayer.tax_code, taxpayer.name, taxpayer.status, keys, taxpayer.month_buckets
+        )
 
     async def _load_client(self, client_id: uuid.UUID) -> Client | None:
         row = await self.registry.client(client_id)

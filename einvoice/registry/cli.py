@@ -38,6 +38,12 @@ def register(commands: Any) -> None:
     status.add_argument("tax_code")
     status.add_argument("status", choices=admin.STATUSES)
     status.set_defaults(handler=_run(lambda r, a: admin.set_status(r, a.tax_code, a.status)))
+    buckets = actions.add_parser("buckets", help="raise a very large seller's month buckets")
+    buckets.add_argument("tax_code")
+    buckets.add_argument("month_buckets", type=int)
+    buckets.set_defaults(
+        handler=_run(lambda r, a: admin.raise_month_buckets(r, a.tax_code, a.month_buckets))
+    )
 
     key = commands.add_parser("key", help="sellers' signing keys")
     actions = key.add_subparsers(required=True, metavar="ACTION")

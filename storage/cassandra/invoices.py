@@ -79,6 +79,8 @@ class NewInvoice:
     seller_signature: str
     token: str
     authenticated_at: dt.datetime
+    # The seller's bucket count for its month partitions (taxpayers.month_buckets).
+    month_buckets: int = 1
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ class InvoiceStore:
                 (
                     invoice.seller_tax_code,
                     month,
-                    month_bucket(claim.code),
+                    month_bucket(claim.code, invoice.month_buckets),
                     invoice.issued_date,
                     claim.code,
                     invoice.template,

@@ -26,6 +26,7 @@ class TaxpayerRow:
     name: str
     status: str
     registered_at: dt.datetime
+    month_buckets: int
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ClientRow:
     revoked_at: dt.datetime | None
 
 
-_TAXPAYER_COLUMNS = "tax_code, name, status, registered_at"
+_TAXPAYER_COLUMNS = "tax_code, name, status, registered_at, month_buckets"
 _KEY_COLUMNS = "tax_code, kid, algorithm, public_jwk, valid_from, valid_to, revoked_at"
 _CLIENT_COLUMNS = "id, role, tax_code, secret_hash, rate_limit_class, created_at, revoked_at"
 
@@ -83,6 +84,17 @@ class Registry:
             f"SELECT {_TAXPAYER_COLUMNS} FROM taxpayers WHERE tax_code = $1", tax_code
         )
         return TaxpayerRow(**row) if row else None
+
+    async def raise_month_buckets(self, tax_code: str, buckets: int) -> TaxpayerRow:
+        row = await self.pool.fetchrow(
+            "UPDATE taxpayers SET month_buckets = greatest(month_buckets, $2), updated_at = now() "
+            f"WHERE tax_code = $1 RETURNING {_TAXPAYER_COLUMNS}",
+            tax_code,
+            buckets,
+        )
+        if row is None:
+            raise _unknown_taxpayer(tax_code)
+        return TaxpayerRow(**row)
 
     async def set_taxpayer_status(self, tax_code: str, status: str) -> TaxpayerRow:
         row = await self.pool.fetchrow(

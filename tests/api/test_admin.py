@@ -250,3 +250,16 @@ async def test_a_body_that_is_not_json_is_a_400(as_admin: httpx.AsyncClient) -> 
 
     assert response.status_code == 400
     assert _codes(response) == ["MALFORMED_JSON"]
+
+
+async def test_a_taxpayer_change_needs_something_to_change(as_admin: httpx.AsyncClient) -> None:
+    tax_code = fresh_tax_code()
+    await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "E"})
+
+    empty = await as_admin.patch(f"/v1/admin/taxpayers/{tax_code}", json={})
+    buckets = await as_admin.patch(f"/v1/admin/taxpayers/{tax_code}", json={"month_buckets": 8})
+
+    assert empty.status_code == 422
+    assert _codes(empty) == ["FIELD_REQUIRED"]
+    assert buckets.json()["month_buckets"] == 8
+    assert buckets.json()["status"] == "active"

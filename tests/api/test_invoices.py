@@ -300,3 +300,37 @@ async def test_over_the_submission_limit_gets_429(seller: Seller, http: httpx.As
     assert any(r.status_code == 429 for r in responses)
     limited = next(r for r in responses if r.status_code == 429)
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_a_very_large_sellers_month_spreads_over_its_buckets(
+    settings: Settings, http: httpx.AsyncClient, cassandra: CassandraClient
+) -> None:
+    seller = await make_seller(settings)
+    pool = await create_pool(settings)
+    try:
+        await admin.raise_month_buckets(Registry(pool), seller.tax_code, 4)
+        lowered = await admin.raise_month_buckets(Registry(pool), seller.tax_code, 2)
+    finally:
+        await pool.close()
+    assert lowered.month_buckets == 4  # only ever raised
+
+    for _ in range(50):  # the change reaches the process by notification
+        response = await http.post(
+            "/v1/invoices", json=seller.submission(number=100), headers=seller.headers
+        )
+        if response.status_code == 201:
+            break
+        await asyncio.sleep(0.1)
+    for number in range(101, 124):
+        response = await http.post(
+            "/v1/invoices", json=seller.submission(number=number), headers=seller.headers
+        )
+        assert response.status_code == 201
+
+    rows = cassandra.session.execute(
+        "SELECT bucket, code FROM invoices_by_seller_month "
+        "WHERE seller_tax_code = %s AND month = 202506 AND bucket IN (0, 1, 2, 3)",
+        (seller.tax_code,),
+    ).all()
+    assert len(rows) == 24
+    assert len({row["bucket"] for row in rows}) > 1
