@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Path.home() / ".cache" / "einvoice"
     cassandra_version: str = "5.0.8"
     cassandra_heap: str = "1G"
+    # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
+    # fsync every 10 s, faster. See einvoice/stack/templates/cassandra.yaml.
+    cassandra_commitlog_sync: Literal["group", "periodic"] = "group"
     stack_start_timeout_s: float = Field(default=180.0, gt=0)
     stack_stop_grace_s: float = Field(default=60.0, gt=0)
 

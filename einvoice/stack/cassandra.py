@@ -173,6 +173,11 @@ class CassandraNode(LocalServer):
             storage_port=STORAGE_PORT,
             native_port=self.port,
             data_dir=self.home,
+            commitlog_sync=(
+                "commitlog_sync: group\ncommitlog_sync_group_window: 15ms"
+                if self.settings.cassandra_commitlog_sync == "group"
+                else "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms"
+            ),
         )
         conf = conf_dir / "cassandra.yaml"
         conf.write_text(yaml)
