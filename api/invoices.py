@@ -8,7 +8,6 @@ naming the original. See storage/cassandra/invoices.py for why a crash at any po
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
@@ -26,15 +25,14 @@ from einvoice.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from einvoice.invoice.authenticate import Authenticated, authenticate
+from einvoice.submission import submit_invoice
 from lookup.cache import write_through
-from storage.cassandra.invoices import Claim, NewInvoice
+from storage.cassandra.invoices import Claim
 
 router = APIRouter(tags=["invoices"])
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the national format's message limit
 SUBMISSIONS = Counter("einvoice_submissions_total", "Real-time submissions", ["outcome"])
-RULE_FAILURES = Counter("einvoice_rule_failures_total", "Invoice rule failures", ["code"])
 
 SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
 
@@ -65,39 +63,23 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
         raise Forbidden(
             "the taxpayer is not active (suspended, closed or unknown)", code="TAXPAYER_NOT_ACTIVE"
         )
-    now = dt.datetime.now(dt.UTC)
-    outcome = authenticate(
+    result = await submit_invoice(
         raw_invoice,
         signature,
-        keys_for_seller=lambda _: seller.keys,
+        seller=seller,
         authority=clients.authority,
-        now=now,
+        store=clients.invoices,
+        now=dt.datetime.now(dt.UTC),
+        source="realtime",
     )
-    if not isinstance(outcome, Authenticated):
-        if outcome.invoice is not None:
-            invoice = outcome.invoice
-            earlier = await clients.invoices.claim_of(
-                invoice["seller"]["tax_code"],
-                invoice["template"],
-                invoice["symbol"],
-                invoice["number"],
-            )
-            if earlier is not None and earlier.invoice_hash == outcome.invoice_hash:
-                # Accepted before (a key revoked since does not change that): the same answer.
-                SUBMISSIONS.labels("repeated").inc()
-                return _answer(earlier, invoice["symbol"], 200)
-        for error in outcome.errors:
-            RULE_FAILURES.labels(error.code).inc()
-        SUBMISSIONS.labels("rejected").inc()
-        raise InvalidRequest("the invoice is not valid", details=outcome.errors)
-    new = _new_invoice(outcome, signature, seller.month_buckets)
-    stored = await clients.invoices.store(new, now)
-    claim = stored.claim
-    if not stored.created and claim.invoice_hash != outcome.invoice_hash:
-        SUBMISSIONS.labels("conflict").inc()
-        return _conflict(claim)
-    SUBMISSIONS.labels("created" if stored.created else "repeated").inc()
-    invoice = outcome.invoice
+    SUBMISSIONS.labels(result.kind).inc()
+    if result.kind == "rejected":
+        raise InvalidRequest("the invoice is not valid", details=list(result.errors))
+    assert result.claim is not None
+    assert result.invoice is not None
+    if result.kind == "conflict":
+        return _conflict(result.claim)
+    claim, invoice = result.claim, result.invoice
     await write_through(
         clients.redis,
         claim.code,
@@ -115,7 +97,7 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
             "token": claim.token,
         },
     )
-    return _answer(claim, invoice["symbol"], 201 if stored.created else 200)
+    return _answer(claim, invoice["symbol"], 201 if result.kind == "created" else 200)
 
 
 async def _read_json(request: Request) -> Any:
@@ -157,27 +139,6 @@ def _seller_tax_code(raw_invoice: Any) -> str | None:
     seller = raw_invoice.get("seller") if isinstance(raw_invoice, dict) else None
     tax_code = seller.get("tax_code") if isinstance(seller, dict) else None
     return tax_code if isinstance(tax_code, str) else None
-
-
-def _new_invoice(outcome: Authenticated, signature: str, month_buckets: int) -> NewInvoice:
-    invoice = outcome.invoice
-    return NewInvoice(
-        code=outcome.code,
-        seller_tax_code=invoice["seller"]["tax_code"],
-        template=invoice["template"],
-        symbol=invoice["symbol"],
-        number=invoice["number"],
-        issued_date=dt.date.fromisoformat(invoice["issued_date"]),
-        buyer_tax_code=invoice.get("buyer", {}).get("tax_code"),
-        currency=invoice.get("currency", "VND"),
-        total_payable=Decimal(invoice["totals"]["total_payable"]),
-        invoice_hash=outcome.invoice_hash,
-        canonical=outcome.canonical,
-        seller_signature=signature,
-        token=outcome.token,
-        authenticated_at=outcome.authenticated_at,
-        month_buckets=month_buckets,
-    )
 
 
 def _answer(claim: Claim, symbol: str, status: int) -> Response:

@@ -40,8 +40,8 @@ WRITE_SECONDS = Histogram(
 
 _CLAIM = """
 INSERT INTO invoice_claims (seller_tax_code, template, symbol, number, code, invoice_hash,
-    claimed_at, authority_token, authenticated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?
+    claimed_at, authority_token, authenticated_at, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?
 """
 _BY_CODE = """
 INSERT INTO invoices_by_code (code, seller_tax_code, template, symbol, number, issued_date,
@@ -55,7 +55,7 @@ INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_dat
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
 """
 _CLAIM_BY_KEY = """
-SELECT code, invoice_hash, authority_token, authenticated_at FROM invoice_claims
+SELECT code, invoice_hash, authority_token, authenticated_at, source FROM invoice_claims
 WHERE seller_tax_code = ? AND template = ? AND symbol = ? AND number = ?
 """
 _BY_CODE_SELECT = "SELECT * FROM invoices_by_code WHERE code = ?"
@@ -81,6 +81,8 @@ class NewInvoice:
     authenticated_at: dt.datetime
     # The seller's bucket count for its month partitions (taxpayers.month_buckets).
     month_buckets: int = 1
+    # Who claims it: "realtime", or "batch:<batch id>:<line>" (a redelivered line knows its own).
+    source: str = "realtime"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Claim:
     invoice_hash: str
     token: str
     authenticated_at: dt.datetime
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class InvoiceStore:
                 now,
                 invoice.token,
                 invoice.authenticated_at,
+                invoice.source,
                 ttl,
             ),
         )
@@ -223,4 +227,5 @@ def _claim_from(row: dict[str, object]) -> Claim:
         str(row["invoice_hash"]),
         str(row["authority_token"]),
         row["authenticated_at"],  # type: ignore[arg-type]
+        row.get("source"),  # type: ignore[arg-type]
     )
