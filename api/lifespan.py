@@ -22,8 +22,10 @@ from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
 from einvoice.registry.cache import RegistryCache
+from ingest.queue import BatchQueue
 from lookup.redis_client import create_redis
 from signing.authority import check_code_prefix
+from storage.cassandra.batches import BatchStore
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
@@ -46,6 +48,8 @@ class Clients:
     rate_limiter: RateLimiter
     authority: Authority
     invoices: InvoiceStore
+    batches: BatchStore
+    batch_queue: BatchQueue
 
 
 class State(TypedDict):
@@ -70,6 +74,7 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
             )
             authority = Authority(keyring, check_code_prefix(settings.code_prefix))
             invoices = await asyncio.to_thread(InvoiceStore, cassandra.session)
+            batches = await asyncio.to_thread(BatchStore, cassandra.session)
             registry = Registry(postgres)
             registry_cache = RegistryCache(registry)
             listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
@@ -87,6 +92,8 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
                     RateLimiter(),
                     authority,
                     invoices,
+                    batches,
+                    BatchQueue(cache),
                 )
             }
 

@@ -106,8 +106,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    print("einvoice worker: batch ingest is not built yet (issue #6).", file=sys.stderr)
-    return 2
+    from ingest.worker import run
+
+    return run(settings)
 
 
 def _generate_authority_key(args: argparse.Namespace, settings: Settings) -> int:

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     authority_active_kid: str | None = None
     code_prefix: str = Field(default="00", pattern=r"^[0-9A-F]{2}$")
 
+    # Batches: size limits per batch, and how many queued batches make new ones wait (429).
+    batch_max_lines: int = Field(default=10_000, ge=1)
+    batch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    batch_backlog_limit: int = Field(default=1000, ge=1)
+
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)
 

@@ -1,0 +1,173 @@
+"""Batch submission: POST /v1/batches (NDJSON), GET its status and its per-line results.
+
+A batch is stored durably in Cassandra before the 202, then queued in Redis for the workers. A
+problem with the batch as a whole (a line that is not JSON, too many lines, another seller's
+invoice) refuses it up front with the line; a line that breaks a business rule is a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+import redis.asyncio as redis
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.auth import Principal, allow
+from api.deps import ClientsDep
+from einvoice.errors import (
+    ErrorDetail,
+    Forbidden,
+    InvalidRequest,
+    MalformedJson,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
+from storage.cassandra.batches import BatchRow
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+SubmitterDep = Annotated[Principal, Depends(allow("business", kind="batch"))]
+ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="lookup"))]
+
+
+@router.post("", status_code=202)
+async def submit_batch(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
+    settings = clients.settings
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-ndjson":
+        raise UnsupportedMediaType("send a batch as application/x-ndjson, one submission a line")
+    backlog = await clients.batch_queue.backlog()
+    if backlog >= settings.batch_backlog_limit:
+        raise RateLimited(
+            f"{backlog} batches are waiting to be processed; retry later", retry_after_s=30
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > settings.batch_max_bytes:
+            raise PayloadTooLarge(f"a batch is at most {settings.batch_max_bytes} bytes")
+    lines = [line for line in bytes(body).split(b"\n") if line.strip()]
+    if not lines:
+        raise InvalidRequest("the batch has no lines", code="BATCH_EMPTY")
+    if len(lines) > settings.batch_max_lines:
+        raise InvalidRequest(
+            f"a batch has at most {settings.batch_max_lines} lines", code="TOO_MANY_LINES"
+        )
+    assert principal.tax_code is not None
+    for index, line in enumerate(lines):
+        _check_line(index, line, principal.tax_code)
+    batch_id = uuid.uuid1()
+    await clients.batches.save(
+        batch_id, principal.tax_code, str(principal.client_id), lines, dt.datetime.now(dt.UTC)
+    )
+    # Stored already: if Redis cannot take it now, a worker's recovery scan queues it later.
+    with contextlib.suppress(redis.RedisError):
+        await clients.batch_queue.enqueue(batch_id)
+    return Response(
+        orjson.dumps({"batch_id": str(batch_id), "count": len(lines)}),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": f"/v1/batches/{batch_id}"},
+    )
+
+
+@router.get("/{batch_id}")
+async def batch_status(batch_id: str, principal: ReaderDep, clients: ClientsDep) -> dict[str, Any]:
+    batch = await _readable_batch(batch_id, principal, clients)
+    if batch.status == "completed":
+        counts = (batch.authenticated or 0, batch.rejected or 0, batch.duplicates or 0)
+    else:
+        results = await clients.batches.all_results(batch.batch_id)
+        counts = tuple(  # type: ignore[assignment]
+            sum(1 for r in results if r.status == status)
+            for status in ("authenticated", "rejected", "duplicate")
+        )
+    return {
+        "batch_id": str(batch.batch_id),
+        "status": batch.status,
+        "count": batch.line_count,
+        "authenticated": counts[0],
+        "rejected": counts[1],
+        "duplicates": counts[2],
+    }
+
+
+@router.get("/{batch_id}/results")
+async def batch_results(
+    batch_id: str, principal: ReaderDep, clients: ClientsDep
+) -> StreamingResponse:
+    batch = await _readable_batch(batch_id, principal, clients)
+
+    async def lines() -> AsyncIterator[bytes]:
+        next_line = 0
+        while True:
+            page = await clients.batches.results(batch.batch_id, next_line, 1000)
+            for result in page:
+                item: dict[str, Any] = {"index": result.line, "status": result.status}
+                if result.code:
+                    item["code"] = result.code
+                if result.token:
+                    item["token"] = result.token
+                if result.errors:
+                    item["errors"] = orjson.loads(result.errors)
+                yield orjson.dumps(item) + b"\n"
+            if len(page) < 1000:
+                return
+            next_line = page[-1].line + 1
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+async def _readable_batch(batch_id: str, principal: Principal, clients: Any) -> BatchRow:
+    try:
+        parsed = uuid.UUID(batch_id)
+    except ValueError as error:
+        raise NotFound("no such batch", code="BATCH_NOT_FOUND") from error
+    batch: BatchRow | None = await clients.batches.get(parsed)
+    # Only the submitting business and officers may see a batch; to anyone else it does not exist.
+    if batch is None or (
+        principal.role == "business" and batch.seller_tax_code != principal.tax_code
+    ):
+        raise NotFound("no such batch", code="BATCH_NOT_FOUND")
+    return batch
+
+
+def _check_line(index: int, line: bytes, tax_code: str) -> None:
+    field = f"/{index}"
+    try:
+        submission = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise MalformedJson(f"line {index + 1} is not valid JSON", field=field) from error
+    if not isinstance(submission, dict) or not isinstance(submission.get("invoice"), dict):
+        raise InvalidRequest(
+            f"line {index + 1} is not an object {{invoice, signature}}",
+            code="INVALID_LINE",
+            field=field,
+        )
+    unknown = sorted(set(submission) - {"invoice", "signature"})
+    if unknown:
+        raise InvalidRequest(
+            "unknown fields",
+            details=[
+                ErrorDetail(
+                    "UNKNOWN_FIELD", f"line {index + 1}: not part of a submission", f"{field}/{k}"
+                )
+                for k in unknown
+            ],
+        )
+    seller = submission["invoice"].get("seller")
+    seller_code = seller.get("tax_code") if isinstance(seller, dict) else None
+    if isinstance(seller_code, str) and seller_code != tax_code:
+        raise Forbidden(
+            f"line {index + 1} is another seller's invoice",
+            code="SELLER_MISMATCH",
+            field=f"{field}/invoice/seller/tax_code",
+        )
