@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     batch_max_lines: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     batch_backlog_limit: int = Field(default=1000, ge=1)
+    # A batch message unacknowledged this long (its worker died) is taken over by another worker.
+    batch_claim_idle_s: float = Field(default=60.0, gt=0)
 
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)

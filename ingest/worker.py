@@ -4,7 +4,7 @@ Each line goes through the same code as a real-time submission (einvoice/submiss
 `source = "batch:<id>:<line>"`, so a redelivered batch recognises the claims its own earlier run
 made. Lines that already have a result are skipped; results are saved as the batch advances. Many
 lines are in flight at once (async Cassandra statements), so one process keeps one core busy.
-Messages of a worker that died are taken over after `STALE_MS` (XAUTOCLAIM); when Redis has lost
+Messages of a worker that died are taken over after EINVOICE_BATCH_CLAIM_IDLE_S (XAUTOCLAIM); when Redis has lost
 the stream, the worker recreates it and re-queues every batch Cassandra says is not completed.
 """
 
@@ -43,7 +43,6 @@ from storage.postgres.registry import Registry
 
 log = logging.getLogger(__name__)
 
-STALE_MS = 60_000
 # Batches accepted this long ago and never started were probably not queued (Redis refused the
 # message when the API stored them): they are queued again. Redelivery is harmless.
 RESCAN_AFTER = dt.timedelta(minutes=2)
@@ -97,7 +96,8 @@ class Worker:
                     cutoff = dt.datetime.now(dt.UTC) - RESCAN_AFTER
                     for batch_id in await asyncio.to_thread(self.batches.unfinished, cutoff):
                         await self.queue.enqueue(batch_id)
-                messages = await self.queue.claim_stale(self.name, STALE_MS)
+                idle_ms = int(self.settings.batch_claim_idle_s * 1000)
+                messages = await self.queue.claim_stale(self.name, idle_ms)
                 if not messages:
                     messages = await self.queue.next(self.name, block_ms=1000)
                 QUEUE_DEPTH.set(await self.queue.backlog())

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,7 +19,7 @@ from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.postgres.pool import connect as connect_postgres
 from storage.schema_versions import migrate_all
-from tests.support import free_port, wait_for_http
+from tests.support import ServerProcess, free_port, wait_for_http
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -99,37 +97,32 @@ async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def service_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `einvoice serve` process on a free port, configured for this test session."""
-    port = free_port()
+def session_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of this session's service and worker processes."""
     keys = tmp_path_factory.mktemp("authority-keys")
     generate_key_file(keys, "test-1")
-    env = dict(
+    return dict(
         os.environ,
-        EINVOICE_HTTP_PORT=str(port),
         EINVOICE_CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
         EINVOICE_POSTGRES_DATABASE=settings.postgres_database,
         EINVOICE_READINESS_TIMEOUT_S="2",
         EINVOICE_AUTHORITY_KEYS_DIR=str(keys),
         EINVOICE_AUTHORITY_ACTIVE_KID="test-1",
     )
+
+
+@pytest.fixture(scope="session")
+def service_url(
+    session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real `einvoice serve` process on a free port, configured for this test session."""
+    port = free_port()
+    env = dict(session_env, EINVOICE_HTTP_PORT=str(port))
     log_path = tmp_path_factory.mktemp("service") / "service.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "einvoice.cli", "serve"], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", process, log_path, timeout_s=60)
+    with ServerProcess(["serve"], env, log_path) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture

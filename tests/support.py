@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,3 +33,37 @@ def wait_for_http(
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+class ServerProcess:
+    """An `einvoice <command>` process for a test, its output in a log file; stopped on exit
+    with SIGTERM, or `kill()`ed on purpose."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "einvoice.cli", *command],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
