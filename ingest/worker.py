@@ -4,8 +4,9 @@ Each line goes through the same code as a real-time submission (einvoice/submiss
 `source = "batch:<id>:<line>"`, so a redelivered batch recognises the claims its own earlier run
 made. Lines that already have a result are skipped; results are saved as the batch advances. Many
 lines are in flight at once (async Cassandra statements), so one process keeps one core busy.
-Messages of a worker that died are taken over after EINVOICE_BATCH_CLAIM_IDLE_S (XAUTOCLAIM); when Redis has lost
-the stream, the worker recreates it and re-queues every batch Cassandra says is not completed.
+Messages of a worker that died are taken over after EINVOICE_BATCH_CLAIM_IDLE_S (XAUTOCLAIM);
+when Redis has lost the stream, the worker recreates it and re-queues every batch Cassandra says
+is not completed.
 """
 
 from __future__ import annotations
