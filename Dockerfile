@@ -16,15 +16,20 @@ COPY signing signing
 COPY storage storage
 COPY lookup lookup
 COPY loadtest loadtest
+COPY ingest ingest
 RUN /opt/venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim-bookworm
-RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin einvoice
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin einvoice \
+ && mkdir -p /var/lib/einvoice/authority-keys \
+ && chown einvoice /var/lib/einvoice/authority-keys && chmod 700 /var/lib/einvoice/authority-keys
 COPY --from=build /opt/venv /opt/venv
+# The authority's signing keys live in a volume mounted on this folder (compose.yaml).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     EINVOICE_HTTP_HOST=0.0.0.0 \
-    EINVOICE_ENVIRONMENT=production
+    EINVOICE_ENVIRONMENT=production \
+    EINVOICE_AUTHORITY_KEYS_DIR=/var/lib/einvoice/authority-keys
 USER einvoice
 WORKDIR /tmp
 EXPOSE 8000

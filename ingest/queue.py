@@ -8,6 +8,7 @@ the stream's length is the backlog: batches accepted and not yet completed.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -36,6 +37,19 @@ class BatchQueue:
 
     async def backlog(self) -> int:
         return int(await self.client.xlen(STREAM))
+
+    async def stats(self) -> tuple[int, int, float]:
+        """(batches queued and not completed, of them delivered but not acknowledged, age in
+        seconds of the oldest one)."""
+        length = int(await self.client.xlen(STREAM))
+        groups: Any = await self.client.xinfo_groups(STREAM)
+        pending = sum(int(group.get("pending", 0)) for group in groups)
+        oldest: Any = await self.client.xrange(STREAM, count=1)
+        age = 0.0
+        if oldest:
+            enqueued_ms = int(_text(oldest[0][0]).split("-")[0])
+            age = max(0.0, time.time() - enqueued_ms / 1000)
+        return length, pending, age
 
     async def next(self, consumer: str, block_ms: int) -> list[tuple[str, uuid.UUID]]:
         reply: Any = await self.client.xreadgroup(

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as redis
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
@@ -52,10 +52,17 @@ LINES_IN_FLIGHT = 64
 SAVE_EVERY = 500
 
 LINES = Counter("einvoice_batch_lines_total", "Batch lines processed", ["status"])
-BATCH_SECONDS = Histogram(
-    "einvoice_batch_seconds", "Time to process one batch", buckets=(1, 5, 15, 60, 300, 900)
+STAGE_SECONDS = Histogram(
+    "einvoice_batch_stage_seconds",
+    "Time of each stage of processing one batch",
+    ["stage"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900),
 )
 QUEUE_DEPTH = Gauge("einvoice_batch_queue_depth", "Batches queued and not completed")
+QUEUE_PENDING = Gauge(
+    "einvoice_batch_consumer_lag", "Batches delivered to workers and not yet acknowledged"
+)
+OLDEST_AGE = Gauge("einvoice_batch_oldest_age_seconds", "Age of the oldest unfinished batch")
 
 
 class Worker:
@@ -101,7 +108,10 @@ class Worker:
                 messages = await self.queue.claim_stale(self.name, idle_ms)
                 if not messages:
                     messages = await self.queue.next(self.name, block_ms=1000)
-                QUEUE_DEPTH.set(await self.queue.backlog())
+                depth, pending, age = await self.queue.stats()
+                QUEUE_DEPTH.set(depth)
+                QUEUE_PENDING.set(pending)
+                OLDEST_AGE.set(age)
                 for message_id, batch_id in messages:
                     await self.process(batch_id)
                     await self.queue.done(message_id)
@@ -124,13 +134,21 @@ class Worker:
                 log.info("re-queued %d unfinished batches", len(unfinished))
 
     async def process(self, batch_id: uuid.UUID) -> None:
-        started = time.perf_counter()
+        stage = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal stage
+            now = time.perf_counter()
+            STAGE_SECONDS.labels(name).observe(now - stage)
+            stage = now
+
         batch = await self.batches.get(batch_id)
         if batch is None or batch.status == "completed":
             return
         await self.batches.set_status(batch_id, "processing")
         lines = await self.batches.lines(batch_id)
         done = {result.line for result in await self.batches.all_results(batch_id)}
+        lap("load")
         seller = await self.cache.seller(batch.seller_tax_code)
         pending = [index for index in range(len(lines)) if index not in done]
         limit = asyncio.Semaphore(LINES_IN_FLIGHT)
@@ -142,7 +160,9 @@ class Worker:
         for start in range(0, len(pending), SAVE_EVERY):
             part = pending[start : start + SAVE_EVERY]
             results = await asyncio.gather(*(one(index) for index in part))
+            lap("authenticate")
             await self.batches.save_results(batch_id, list(results))
+            lap("save_results")
         final = await self.batches.all_results(batch_id)
         counts = dict.fromkeys(("authenticated", "rejected", "duplicate"), 0)
         for result in final:
@@ -150,7 +170,7 @@ class Worker:
         await self.batches.complete(
             batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
         )
-        BATCH_SECONDS.observe(time.perf_counter() - started)
+        lap("complete")
 
     async def _line(
         self, batch_id: uuid.UUID, index: int, line: bytes, seller: Seller | None
@@ -206,6 +226,9 @@ def _error(code: str, message: str, field: str | None) -> dict[str, str]:
 
 def run(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
 
     async def main() -> None:
         worker = Worker(settings)
