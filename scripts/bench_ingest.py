@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,14 +36,7 @@ from storage.cassandra.client import connect
 from storage.cassandra.invoices import InvoiceStore, NewInvoice
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_submit import register_seller
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from bench_submit import free_port, register_seller, wait_ready
 
 
 async def raw_writes(invoices: list[dict[str, object]], tax_code: str) -> float:
@@ -132,12 +124,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_key}"}
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/readyz", timeout=1)  # noqa: S310 - loopback only
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_ready(url)
         started = time.perf_counter()
         batch_ids = []
         for start in range(0, len(lines), 10_000):

@@ -65,6 +65,17 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(url: str, timeout_s: float = 40) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/readyz", timeout=1)  # noqa: S310 - loopback only
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
 async def register_seller() -> tuple[str, str, ec.EllipticCurvePrivateKey, str]:
     settings = get_settings()
     pool = await create_pool(settings)
@@ -151,12 +162,7 @@ def main() -> int:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/readyz", timeout=1)  # noqa: S310 - loopback only
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_ready(url)
         bare = wrk(f"{url}/healthz", args.seconds / 2, args.connections, args.threads, None)
         submit = wrk(url, args.seconds, args.connections, args.threads, script)
     finally:
