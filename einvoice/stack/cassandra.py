@@ -174,7 +174,7 @@ class CassandraNode(LocalServer):
             native_port=self.port,
             data_dir=self.home,
             commitlog_sync=(
-                "commitlog_sync: group\ncommitlog_sync_group_window: 15ms"
+                "commitlog_sync: group\ncommitlog_sync_group_window: 2ms"
                 if self.settings.cassandra_commitlog_sync == "group"
                 else "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms"
             ),
