@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from api import admin, batches, health, invoices, metrics
+from api import admin, batches, health, invoices, lookup, metrics, page
 from api.errors import install_error_handlers
 from api.lifespan import lifespan_for
 from einvoice.config import Settings, get_settings
@@ -27,4 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(invoices.router)
     app.include_router(batches.router)
+    app.include_router(lookup.router)
+    app.include_router(page.router)
     return app

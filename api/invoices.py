@@ -27,6 +27,7 @@ from einvoice.errors import (
 )
 from einvoice.submission import submit_invoice
 from lookup.cache import write_through
+from lookup.documents import invoice_document
 from storage.cassandra.invoices import Claim
 
 router = APIRouter(tags=["invoices"])
@@ -80,23 +81,17 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
     if result.kind == "conflict":
         return _conflict(result.claim)
     claim, invoice = result.claim, result.invoice
-    await write_through(
-        clients.redis,
-        claim.code,
-        {
-            "code": claim.code,
-            "seller_tax_code": invoice["seller"]["tax_code"],
-            "template": invoice["template"],
-            "symbol": invoice["symbol"],
-            "number": invoice["number"],
-            "issued_date": invoice["issued_date"],
-            "total_payable": invoice["totals"]["total_payable"],
-            "invoice_hash": claim.invoice_hash,
-            "status": "authenticated",
-            "authenticated_at": claim.authenticated_at.isoformat(),
-            "token": claim.token,
-        },
-    )
+    if result.kind == "created":  # a repeat was cached when it was created
+        document = invoice_document(
+            code=claim.code,
+            invoice=dict(invoice),
+            invoice_hash=claim.invoice_hash,
+            status="authenticated",
+            authenticated_at=claim.authenticated_at,
+            token=claim.token,
+            seller_signature=signature,
+        )
+        await write_through(clients.redis, claim.code, document)
     return _answer(claim, invoice["symbol"], 201 if result.kind == "created" else 200)
 
 

@@ -31,6 +31,8 @@ LIMITS: dict[str, dict[str, Limit]] = {
         "lookup": Limit(100, 200),
         "admin": Limit(20, 50),
     },
+    # Anyone without a key (the public check of an invoice), by client address.
+    "public": {"verify": Limit(5, 20)},
     # For the largest sellers and service providers that submit for many clients.
     "large": {
         "submit": Limit(500, 1000),

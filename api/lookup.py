@@ -1,0 +1,172 @@
+"""Looking invoices up: by code and by business key for the parties and officers, and a public
+check of the fields printed on an invoice (or of a token) for anyone who received one.
+
+A business sees invoices where it is the seller or the buyer; an officer sees every invoice and
+each read is audited; to anyone else an invoice does not exist (404, never 403).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Principal, allow
+from api.deps import ClientsDep
+from api.lifespan import Clients
+from einvoice.errors import ErrorDetail, InvalidRequest, NotFound
+from lookup.cache import read_through
+from lookup.documents import document_from_row, parties
+
+router = APIRouter(tags=["lookup"])
+
+ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="lookup"))]
+
+LOOKUPS = Counter("einvoice_lookups_total", "Lookups", ["kind", "result"])
+LOOKUP_SECONDS = Histogram(
+    "einvoice_lookup_seconds",
+    "Lookup latency by cache outcome",
+    ["cache"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5),
+)
+
+
+async def find_by_code(clients: Clients, code: str) -> dict[str, Any] | None:
+    async def load() -> dict[str, Any] | None:
+        row = await clients.invoices.by_code(code)
+        return document_from_row(row) if row else None
+
+    started = time.perf_counter()
+    document, outcome = await read_through(clients.redis, code, load)
+    LOOKUP_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+    LOOKUPS.labels("code", outcome).inc()
+    return document
+
+
+async def find_by_key(
+    clients: Clients, seller_tax_code: str, template: str, symbol: str, number: int
+) -> dict[str, Any] | None:
+    claim = await clients.invoices.claim_of(seller_tax_code, template, symbol, number)
+    return await find_by_code(clients, claim.code) if claim else None
+
+
+async def _readable(
+    clients: Clients, principal: Principal, document: dict[str, Any] | None, subject: str
+) -> dict[str, Any]:
+    if document is not None:
+        seller, buyer = parties(document)
+        if principal.role == "officer":
+            await clients.registry.record_officer_read(principal.client_id, "invoice", subject)
+            return document
+        if principal.tax_code in (seller, buyer):
+            return document
+    raise NotFound("no such invoice", code="INVOICE_NOT_FOUND")
+
+
+@router.get("/v1/invoices/{code}")
+async def invoice_by_code(code: str, principal: ReaderDep, clients: ClientsDep) -> dict[str, Any]:
+    document = await find_by_code(clients, code) if _is_code(code) else None
+    return await _readable(clients, principal, document, code)
+
+
+@router.get("/v1/invoices")
+async def invoice_by_key(
+    principal: ReaderDep,
+    clients: ClientsDep,
+    seller_tax_code: Annotated[str, Query(max_length=14)],
+    template: Annotated[str, Query(max_length=1)],
+    symbol: Annotated[str, Query(max_length=6)],
+    number: Annotated[int, Query(ge=1, le=99_999_999)],
+) -> dict[str, Any]:
+    document = await find_by_key(clients, seller_tax_code, template, symbol, number)
+    subject = f"{seller_tax_code}/{template}/{symbol}/{number}"
+    return await _readable(clients, principal, document, subject)
+
+
+class PrintedFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seller_tax_code: str | None = Field(default=None, max_length=14)
+    template: str | None = Field(default=None, max_length=1)
+    symbol: str | None = Field(default=None, max_length=6)
+    number: int | None = Field(default=None, ge=1, le=99_999_999)
+    total_payable: str | None = Field(default=None, max_length=30)
+    token: str | None = Field(default=None, max_length=4000)
+
+
+@router.post("/v1/verify", tags=["public"])
+async def verify(body: PrintedFields, request: Request, clients: ClientsDep) -> dict[str, Any]:
+    """Public: is this invoice authentic? Never reveals the buyer."""
+    public_limit(request, clients)
+    return await check_printed_fields(clients, body)
+
+
+async def check_printed_fields(clients: Clients, body: PrintedFields) -> dict[str, Any]:
+    if body.token:
+        claims = clients.authority.keyring.verify_token(body.token)
+        document = await find_by_code(clients, str(claims["code"])) if claims else None
+        authentic = (
+            claims is not None
+            and document is not None
+            and document["invoice_hash"] == claims.get("invoice_hash")
+        )
+        return _public_answer(document if authentic else None)
+    missing = [
+        name
+        for name in ("seller_tax_code", "template", "symbol", "number", "total_payable")
+        if getattr(body, name) in (None, "")
+    ]
+    if missing:
+        raise InvalidRequest(
+            "give the printed fields, or a token",
+            details=[_required(name) for name in missing],
+        )
+    document = await find_by_key(
+        clients,
+        str(body.seller_tax_code),
+        str(body.template),
+        str(body.symbol),
+        int(body.number or 0),
+    )
+    if document is not None and not _same_amount(
+        document["invoice"]["totals"]["total_payable"], body.total_payable
+    ):
+        document = None
+    LOOKUPS.labels("verify", "valid" if document else "invalid").inc()
+    return _public_answer(document)
+
+
+def _public_answer(document: dict[str, Any] | None) -> dict[str, Any]:
+    if document is None:
+        return {"valid": False}
+    return {
+        "valid": True,
+        "code": document["code"],
+        "issued_date": document["invoice"]["issued_date"],
+        "status": document["status"],
+    }
+
+
+def public_limit(request: Request, clients: Clients) -> None:
+    address = request.client.host if request.client else "unknown"
+    clients.rate_limiter.take(uuid.uuid5(uuid.NAMESPACE_URL, address), "public", "verify")
+
+
+def _same_amount(stored: str, given: str | None) -> bool:
+    try:
+        return given is not None and Decimal(stored) == Decimal(given.replace(",", "").strip())
+    except InvalidOperation:
+        return False
+
+
+def _required(name: str) -> ErrorDetail:
+    return ErrorDetail("FIELD_REQUIRED", f"{name} is required", f"/{name}")
+
+
+def _is_code(code: str) -> bool:
+    return len(code) == 34 and all(c in "0123456789ABCDEF" for c in code)

@@ -1,0 +1,51 @@
+"""The stored invoice as lookups answer it: one shape from Cassandra's row and from a fresh
+authentication (written through to the cache), so a cache hit and a miss look the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+
+def invoice_document(
+    *,
+    code: str,
+    invoice: dict[str, Any],
+    invoice_hash: str,
+    status: str,
+    authenticated_at: dt.datetime,
+    token: str,
+    seller_signature: str,
+) -> dict[str, Any]:
+    if authenticated_at.tzinfo is None:  # Cassandra returns UTC without a zone
+        authenticated_at = authenticated_at.replace(tzinfo=dt.UTC)
+    return {
+        "code": code,
+        "status": status,
+        "authenticated_at": authenticated_at.isoformat(timespec="milliseconds"),
+        "invoice_hash": invoice_hash,
+        "token": token,
+        "seller_signature": seller_signature,
+        "invoice": invoice,
+    }
+
+
+def document_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return invoice_document(
+        code=row["code"],
+        invoice=orjson.loads(row["invoice"]),
+        invoice_hash=row["invoice_hash"],
+        status=row["status"],
+        authenticated_at=row["authenticated_at"],
+        token=row["authority_token"],
+        seller_signature=row["seller_signature"],
+    )
+
+
+def parties(document: dict[str, Any]) -> tuple[str, str | None]:
+    """(seller tax code, buyer tax code or None) of a document, for access checks."""
+    invoice = document["invoice"]
+    buyer = invoice.get("buyer") or {}
+    return invoice["seller"]["tax_code"], buyer.get("tax_code")

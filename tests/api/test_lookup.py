@@ -1,0 +1,240 @@
+"""Lookups by the parties and officers, the public check, the page, and the cache paths."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from einvoice.config import Settings
+from einvoice.registry import admin
+from lookup.cache import code_key
+from lookup.redis_client import create_redis
+from storage.postgres.pool import create_pool
+from storage.postgres.registry import Registry
+from tests.api.test_invoices import Seller, make_seller
+
+
+async def _client(settings: Settings, role: str, tax_code: str | None = None) -> dict[str, str]:
+    pool = await create_pool(settings)
+    try:
+        registry = Registry(pool)
+        if tax_code is not None:
+            await admin.add_taxpayer(registry, tax_code, "Công ty Người Mua")
+        issued = await admin.add_client(registry, role, tax_code)
+    finally:
+        await pool.close()
+    return {"Authorization": f"Bearer {issued.api_key}"}
+
+
+async def _issued(
+    http: httpx.AsyncClient, seller: Seller, number: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    submission = seller.submission(number=number)
+    response = await http.post("/v1/invoices", json=submission, headers=seller.headers)
+    assert response.status_code == 201, response.text
+    return submission, response.json()
+
+
+async def test_seller_buyer_and_officer_read_an_invoice_and_others_get_404(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    submission, answer = await _issued(http, seller, 1)
+    officer = await _client(settings, "officer")
+    stranger = await make_seller(settings)
+
+    as_seller = await http.get(f"/v1/invoices/{answer['code']}", headers=seller.headers)
+    as_officer = await http.get(f"/v1/invoices/{answer['code']}", headers=officer)
+    as_stranger = await http.get(f"/v1/invoices/{answer['code']}", headers=stranger.headers)
+    unknown = await http.get(f"/v1/invoices/{'00' + 'F' * 32}", headers=seller.headers)
+
+    assert as_seller.status_code == 200
+    document = as_seller.json()
+    assert document["code"] == answer["code"]
+    assert document["token"] == answer["token"]
+    assert document["invoice"] == submission["invoice"]
+    assert document["seller_signature"] == submission["signature"]
+    assert document["status"] == "authenticated"
+    assert as_officer.json() == document
+    assert as_stranger.status_code == 404
+    assert unknown.status_code == 404
+    assert as_stranger.json() == unknown.json()  # existence is not revealed
+
+
+async def test_the_buyer_reads_by_business_key(settings: Settings, http: httpx.AsyncClient) -> None:
+    seller = await make_seller(settings)
+    buyer_code = "0314409058"
+    submission = seller.submission(number=2)
+    response = await http.post("/v1/invoices", json=submission, headers=seller.headers)
+    assert response.status_code == 201
+    pool = await create_pool(settings)
+    try:
+        registry = Registry(pool)
+        if await registry.taxpayer(buyer_code) is None:
+            await admin.add_taxpayer(registry, buyer_code, "Người mua")
+        buyer = await admin.add_client(registry, "business", buyer_code)
+    finally:
+        await pool.close()
+    params = {
+        "seller_tax_code": seller.tax_code,
+        "template": "1",
+        "symbol": submission["invoice"]["symbol"],
+        "number": 2,
+    }
+
+    found = await http.get(
+        "/v1/invoices", params=params, headers={"Authorization": f"Bearer {buyer.api_key}"}
+    )
+
+    assert found.status_code == 200
+    assert found.json()["code"] == response.json()["code"]
+
+
+async def test_officer_reads_are_audited(settings: Settings, http: httpx.AsyncClient) -> None:
+    seller = await make_seller(settings)
+    _, answer = await _issued(http, seller, 3)
+    pool = await create_pool(settings)
+    try:
+        officer = await admin.add_client(Registry(pool), "officer", None)
+        await http.get(
+            f"/v1/invoices/{answer['code']}",
+            headers={"Authorization": f"Bearer {officer.api_key}"},
+        )
+        rows = await pool.fetch(
+            "SELECT kind, subject FROM officer_reads WHERE client_id = $1", officer.client.id
+        )
+    finally:
+        await pool.close()
+
+    assert [(r["kind"], r["subject"]) for r in rows] == [("invoice", answer["code"])]
+
+
+async def test_the_public_check_of_printed_fields_and_tokens(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    submission, answer = await _issued(http, seller, 4)
+    invoice = submission["invoice"]
+    printed = {
+        "seller_tax_code": seller.tax_code,
+        "template": "1",
+        "symbol": invoice["symbol"],
+        "number": 4,
+        "total_payable": invoice["totals"]["total_payable"],
+    }
+
+    valid = await http.post("/v1/verify", json=printed)
+    wrong_total = await http.post("/v1/verify", json={**printed, "total_payable": "1"})
+    by_token = await http.post("/v1/verify", json={"token": answer["token"]})
+    forged = await http.post("/v1/verify", json={"token": answer["token"][:-4] + "AAAA"})
+    incomplete = await http.post("/v1/verify", json={"seller_tax_code": seller.tax_code})
+
+    assert valid.json() == {
+        "valid": True,
+        "code": answer["code"],
+        "issued_date": invoice["issued_date"],
+        "status": "authenticated",
+    }
+    assert "buyer" not in valid.text
+    assert wrong_total.json() == {"valid": False}
+    assert by_token.json()["code"] == answer["code"]
+    assert forged.json() == {"valid": False}
+    assert incomplete.status_code == 422
+
+
+async def test_the_lookup_page_answers_in_vietnamese_and_english(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    submission, answer = await _issued(http, seller, 5)
+    invoice = submission["invoice"]
+
+    empty = await http.get("/")
+    found = await http.get(
+        "/",
+        params={
+            "seller_tax_code": seller.tax_code,
+            "template": "1",
+            "symbol": invoice["symbol"],
+            "number": "5",
+            "total_payable": invoice["totals"]["total_payable"],
+        },
+    )
+    missing = await http.get(
+        "/",
+        params={
+            "seller_tax_code": seller.tax_code,
+            "template": "1",
+            "symbol": "C25TAA",
+            "number": "999",
+            "total_payable": "1",
+        },
+    )
+
+    assert empty.status_code == 200
+    assert "Tra cứu hóa đơn điện tử" in empty.text
+    assert 'lang="en"' in empty.text
+    assert "Hóa đơn hợp lệ" in found.text
+    assert answer["code"] in found.text
+    assert "Không tìm thấy hóa đơn hợp lệ" in missing.text
+
+
+async def test_cache_hits_misses_and_negative_entries(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    _, answer = await _issued(http, seller, 6)
+    cache = create_redis(settings)
+    unknown = "00" + uuid.uuid4().hex.upper()
+    try:
+        assert await cache.get(code_key(answer["code"])) is not None  # written through
+        await cache.delete(code_key(answer["code"]))
+        miss = await http.get(f"/v1/invoices/{answer['code']}", headers=seller.headers)
+        refilled = await cache.get(code_key(answer["code"]))
+        hit = await http.get(f"/v1/invoices/{answer['code']}", headers=seller.headers)
+        await http.get(f"/v1/invoices/{unknown}", headers=seller.headers)  # miss, remembered
+        negative = await cache.get(code_key(unknown))
+        again = await http.get(f"/v1/invoices/{unknown}", headers=seller.headers)
+        negative_ttl = await cache.ttl(code_key(unknown))
+    finally:
+        await cache.aclose()
+    metrics = (await http.get("/metrics")).text
+
+    assert miss.status_code == hit.status_code == 200
+    assert miss.json() == hit.json()
+    assert refilled is not None
+    assert negative == b"-"
+    assert 0 < negative_ttl <= 30
+    assert 'einvoice_cache_reads_total{result="hit"}' in metrics
+    assert 'einvoice_cache_reads_total{result="miss"}' in metrics
+    assert again.status_code == 404
+    assert 'einvoice_cache_reads_total{result="negative_hit"}' in metrics
+
+
+@pytest.mark.disruptive
+async def test_lookups_answer_from_cassandra_while_redis_is_down(
+    settings: Settings, base_settings: Settings, http: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    from einvoice import stack
+
+    (server,) = stack.servers(base_settings, ["redis"])
+    if server.process.running_pid() is None:
+        pytest.skip("Redis is not run by the local stack; the test never stops others' servers")
+    seller = await make_seller(settings)
+    _, answer = await _issued(http, seller, 7)
+
+    await asyncio.to_thread(stack.down, base_settings, ["redis"])
+    try:
+        during = await http.get(f"/v1/invoices/{answer['code']}", headers=seller.headers)
+        metrics = (await http.get("/metrics")).text
+    finally:
+        await asyncio.to_thread(stack.up, base_settings, ["redis"])
+
+    assert during.status_code == 200
+    assert during.json()["code"] == answer["code"]
+    assert "einvoice_cache_available 0.0" in metrics
