@@ -7,11 +7,14 @@ each read is audited; to anyone else an invoice does not exist (404, never 403).
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import time
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field
@@ -170,3 +173,85 @@ def _required(name: str) -> ErrorDetail:
 
 def _is_code(code: str) -> bool:
     return len(code) == 34 and all(c in "0123456789ABCDEF" for c in code)
+
+
+@router.get("/v1/sellers/{tax_code}/invoices")
+async def seller_invoices(
+    tax_code: str,
+    principal: ReaderDep,
+    clients: ClientsDep,
+    date_from: Annotated[dt.date, Query(alias="from")],
+    date_to: Annotated[dt.date, Query(alias="to")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    page_token: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """A seller's invoices issued in [from, to], newest first, a page at a time."""
+    if principal.role != "officer" and principal.tax_code != tax_code:
+        raise NotFound("no such seller", code="SELLER_NOT_FOUND")
+    if date_to < date_from:
+        raise InvalidRequest("`to` is before `from`", code="INVALID_FIELD", field="/to")
+    seller = await clients.registry_cache.seller(tax_code)
+    if seller is None:
+        raise NotFound("no such seller", code="SELLER_NOT_FOUND")
+    if principal.role == "officer":
+        subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
+        await clients.registry.record_officer_read(principal.client_id, "seller_invoices", subject)
+    month, before = _decode_page_token(page_token) if page_token else (_month(date_to), None)
+    if before is None:
+        before = (date_to + dt.timedelta(days=1), "")
+    items: list[dict[str, Any]] = []
+    last_month = _month(date_from)
+    while month >= last_month and len(items) < limit:
+        rows = await clients.invoices.seller_month(
+            tax_code, month, seller.month_buckets, before, limit - len(items)
+        )
+        for row in rows:
+            issued: dt.date = row["issued_date"]
+            if issued < date_from:
+                break
+            items.append(_listing_item(row, issued))
+        if len(items) < limit:
+            month = _previous_month(month)
+            before = (date_to + dt.timedelta(days=1), "")
+    token = None
+    if len(items) == limit:
+        last = items[-1]
+        token = _encode_page_token(_month(dt.date.fromisoformat(last["issued_date"])), last)
+    return {"invoices": items, "next_page_token": token}
+
+
+def _listing_item(row: dict[str, Any], issued: dt.date) -> dict[str, Any]:
+    return {
+        "code": row["code"],
+        "issued_date": issued.isoformat(),
+        "template": row["template"],
+        "symbol": row["symbol"],
+        "number": row["number"],
+        "buyer_tax_code": row["buyer_tax_code"],
+        "total_payable": str(row["total_payable"]),
+        "status": row["status"],
+    }
+
+
+def _month(day: dt.date) -> int:
+    return day.year * 100 + day.month
+
+
+def _previous_month(month: int) -> int:
+    year, number = divmod(month, 100)
+    return (year - 1) * 100 + 12 if number == 1 else month - 1
+
+
+def _encode_page_token(month: int, last: dict[str, Any]) -> str:
+    raw = orjson.dumps({"m": month, "d": last["issued_date"], "c": last["code"]})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_page_token(token: str) -> tuple[int, tuple[dt.date, str]]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return int(data["m"]), (dt.date.fromisoformat(data["d"]), str(data["c"]))
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as error:
+        raise InvalidRequest(
+            "not a page token of this listing", code="INVALID_FIELD", field="/page_token"
+        ) from error

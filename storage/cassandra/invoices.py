@@ -21,6 +21,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
@@ -59,6 +60,14 @@ SELECT code, invoice_hash, authority_token, authenticated_at, source FROM invoic
 WHERE seller_tax_code = ? AND template = ? AND symbol = ? AND number = ?
 """
 _BY_CODE_SELECT = "SELECT * FROM invoices_by_code WHERE code = ?"
+_SELLER_MONTH_PAGE = """
+SELECT issued_date, code, template, symbol, number, buyer_tax_code, total_payable, status
+FROM invoices_by_seller_month
+WHERE seller_tax_code = ? AND month = ? AND bucket = ? AND (issued_date, code) < (?, ?)
+LIMIT ?
+"""
+# Above every code (codes are upper-case hex): the start of a month from the top.
+_AFTER_ALL_CODES = "~"
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ class InvoiceStore:
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
         self._claim_by_key: PreparedStatement = session.prepare(_CLAIM_BY_KEY)
         self._by_code_select: PreparedStatement = session.prepare(_BY_CODE_SELECT)
+        self._seller_month_page: PreparedStatement = session.prepare(_SELLER_MONTH_PAGE)
 
     async def store(self, invoice: NewInvoice, now: dt.datetime) -> Outcome:
         """Claim the business key and write the rows; a retry completes and gets the original."""
@@ -173,6 +183,33 @@ class InvoiceStore:
         if isinstance(row.get("invoice"), bytes):
             row["invoice"] = zlib.decompress(row["invoice"])  # type: ignore[arg-type]
         return row
+
+    async def seller_month(
+        self,
+        seller_tax_code: str,
+        month: int,
+        buckets: int,
+        before: tuple[dt.date, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` of a seller's rows of one month, newest first, strictly before
+        `before` (issued_date, code), merged across the month's buckets."""
+        upper = before or (dt.date(9999, 12, 31), _AFTER_ALL_CODES)
+        pages = await asyncio.gather(
+            *(
+                execute(
+                    self.session,
+                    self._seller_month_page,
+                    (seller_tax_code, month, bucket, upper[0], upper[1], limit),
+                )
+                for bucket in range(buckets)
+            )
+        )
+        rows = [row for page in pages for row in page.current_rows]
+        for row in rows:
+            row["issued_date"] = row["issued_date"].date()  # the driver's Date -> datetime.date
+        rows.sort(key=lambda row: (row["issued_date"], row["code"]), reverse=True)
+        return rows[:limit]
 
     async def _write_rows(self, invoice: NewInvoice, claim: Claim, ttl: int) -> None:
         started = time.perf_counter()

@@ -238,3 +238,73 @@ async def test_lookups_answer_from_cassandra_while_redis_is_down(
     assert during.status_code == 200
     assert during.json()["code"] == answer["code"]
     assert "einvoice_cache_available 0.0" in metrics
+
+
+async def test_a_sellers_invoices_page_across_months_and_buckets_newest_first(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    import datetime as dt
+
+    from einvoice.invoice.samples import sample_invoice
+    from signing.seller import sign_invoice
+    from tests.signing.keys import private_key
+
+    seller = await make_seller(settings)
+    pool = await create_pool(settings)
+    try:
+        await admin.raise_month_buckets(Registry(pool), seller.tax_code, 3)
+    finally:
+        await pool.close()
+    issued: dict[str, dt.date] = {}
+    days = [dt.date(2025, month, day) for month in (3, 4, 5) for day in (2, 9, 16, 23, 30)]
+    for number, day in enumerate(days, start=1):
+        invoice = sample_invoice(seller_tax_code=seller.tax_code, number=number, issued=day)
+        signature = sign_invoice(invoice, private_key(seller.alg), kid=seller.kid, alg=seller.alg)
+        answer = await http.post(
+            "/v1/invoices",
+            json={"invoice": invoice, "signature": signature},
+            headers=seller.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        issued[answer.json()["code"]] = day
+
+    collected: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"from": "2025-03-05", "to": "2025-05-20", "limit": 4}
+    for _ in range(10):
+        page = await http.get(
+            f"/v1/sellers/{seller.tax_code}/invoices", params=params, headers=seller.headers
+        )
+        assert page.status_code == 200, page.text
+        collected += page.json()["invoices"]
+        token = page.json()["next_page_token"]
+        if token is None:
+            break
+        params["page_token"] = token
+
+    expected = sorted(
+        (
+            code
+            for code, day in issued.items()
+            if dt.date(2025, 3, 5) <= day <= dt.date(2025, 5, 20)
+        ),
+        key=lambda code: (issued[code], code),
+        reverse=True,
+    )
+    assert [item["code"] for item in collected] == expected
+    assert len(expected) == 12  # 4 in March, 5 in April, 3 in May
+
+
+async def test_only_the_seller_and_officers_list_a_sellers_invoices(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    other = await make_seller(settings)
+    officer = await _client(settings, "officer")
+    params = {"from": "2025-01-01", "to": "2025-12-31"}
+    path = f"/v1/sellers/{seller.tax_code}/invoices"
+
+    assert (await http.get(path, params=params, headers=other.headers)).status_code == 404
+    assert (await http.get(path, params=params, headers=officer)).status_code == 200
+    assert (
+        await http.get(path, params={**params, "page_token": "x"}, headers=seller.headers)
+    ).status_code == 422
