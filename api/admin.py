@@ -44,7 +44,7 @@ class NewKey(_Body):
 class NewClient(_Body):
     role: Literal["business", "officer", "admin"]
     tax_code: str | None = Field(default=None, max_length=14)
-    rate_limit_class: Literal["standard", "large"] = "standard"
+    rate_limit_class: Literal["standard", "large", "internal"] = "standard"
 
 
 def _taxpayer(row: TaxpayerRow) -> dict[str, Any]:

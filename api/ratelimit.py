@@ -31,6 +31,13 @@ LIMITS: dict[str, dict[str, Limit]] = {
         "lookup": Limit(100, 200),
         "admin": Limit(20, 50),
     },
+    # The authority's own systems (officers' portals, benchmarks): limits far above any client's.
+    "internal": {
+        "submit": Limit(10_000, 20_000),
+        "batch": Limit(100, 500),
+        "lookup": Limit(50_000, 100_000),
+        "admin": Limit(100, 500),
+    },
     # Anyone without a key (the public check of an invoice), by client address.
     "public": {"verify": Limit(5, 20)},
     # For the largest sellers and service providers that submit for many clients.

@@ -15,7 +15,7 @@ from storage.postgres.registry import ClientRow, Registry, SellerKeyRow, Taxpaye
 
 STATUSES = ("active", "suspended", "closed")
 ROLES = ("business", "officer", "admin")
-RATE_LIMIT_CLASSES = ("standard", "large")
+RATE_LIMIT_CLASSES = ("standard", "large", "internal")
 
 
 @dataclass(frozen=True)
