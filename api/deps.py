@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from api.lifespan import Clients
 
 
-def _clients(request: Request) -> Clients:
+async def _clients(request: Request) -> Clients:
+    # async on purpose: FastAPI runs a plain `def` dependency in a thread pool, a thread hop on
+    # every request for a dictionary lookup.
     clients: Clients = request.state.clients
     return clients
 
