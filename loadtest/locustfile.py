@@ -1,0 +1,206 @@
+"""Locust users for the three kinds of people, over the demo registry (`einvoice demo seed`).
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8000
+
+- BusinessUser: a business's software submitting real-time invoices (POST /v1/invoices).
+- AccountingSoftware: bulk submissions (POST /v1/batches of 100-1,000 lines) and their status.
+- LookupUser: buyers and officers looking invoices up, and the public check (POST /v1/verify).
+
+Data: sellers drawn with skewed weights (a few very large, many small), 1-200 lines per invoice
+with most under 10, Vietnamese goods and addresses, about 3 % invalid and 2 % repeated invoices.
+The registry comes from EINVOICE_LOADTEST_REGISTRY (default demo/registry.json).
+
+With EINVOICE_LOADTEST_REPLAY_S set, AnnualShape replays a year compressed into that many seconds,
+following loadtest/profile.py, its national peak scaled to EINVOICE_LOADTEST_CAPACITY users.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from locust import HttpUser, LoadTestShape, between, task
+
+from einvoice.invoice.samples import sample_invoice
+from loadtest.profile import AnnualProfile, peak_rate
+from signing import jws
+from signing.seller import sign_invoice
+
+REGISTRY = Path(os.environ.get("EINVOICE_LOADTEST_REGISTRY", "demo/registry.json"))
+INVALID_SHARE = 0.03
+REPEAT_SHARE = 0.02
+
+
+class Registry:
+    """The demo registry, loaded once per locust process."""
+
+    def __init__(self, path: Path) -> None:
+        data = orjson.loads(path.read_bytes())
+        self.sellers = data["sellers"]
+        self.officers = data["officers"]
+        self.keys: dict[str, jws.PrivateKey] = {
+            seller["tax_code"]: load_pem_private_key(  # type: ignore[misc]
+                Path(seller["private_key"]).read_bytes(), password=None
+            )
+            for seller in self.sellers
+        }
+        # Zipf-like sizes: the first sellers are the very large ones.
+        self.weights = [1 / (rank + 1) for rank in range(len(self.sellers))]
+        # Invoice numbers: random start per process and seller, then counting (no collisions).
+        self.numbers = {
+            s["tax_code"]: itertools.count(random.randint(1, 90_000_000)) for s in self.sellers
+        }
+        self.lock = threading.Lock()
+        # Authenticated invoices, for lookups and repeats: all of them, and by seller.
+        self.recent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=2000)
+        self.recent_by_seller: dict[str, deque[dict[str, Any]]] = {
+            s["tax_code"]: deque(maxlen=200) for s in self.sellers
+        }
+        self.by_tax_code = {s["tax_code"]: s for s in self.sellers}
+
+    def seller(self) -> dict[str, Any]:
+        return random.choices(self.sellers, weights=self.weights)[0]  # type: ignore[no-any-return]
+
+    def submission(self, seller: dict[str, Any]) -> dict[str, Any]:
+        """A signed submission of `seller`: usually new, sometimes invalid, sometimes a repeat."""
+        own = self.recent_by_seller[seller["tax_code"]]
+        if own and random.random() < REPEAT_SHARE:
+            return random.choice(own)
+        with self.lock:
+            number = next(self.numbers[seller["tax_code"]])
+        lines = min(200, max(1, int(random.expovariate(1 / 6)) + 1))
+        invoice = sample_invoice(seller_tax_code=seller["tax_code"], lines=lines, number=number)
+        if random.random() < INVALID_SHARE:
+            invoice["totals"]["total_payable"] = "1"  # a rule failure the service must report
+        signature = sign_invoice(
+            invoice, self.keys[seller["tax_code"]], kid=seller["kid"], alg=seller["algorithm"]
+        )
+        return {"invoice": invoice, "signature": signature}
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = Registry(REGISTRY)
+    return _registry
+
+
+class BusinessUser(HttpUser):
+    weight = 3
+    wait_time = between(0.05, 0.5)
+
+    @task
+    def submit(self) -> None:
+        data = registry()
+        seller = data.seller()
+        submission = data.submission(seller)
+        with self.client.post(
+            "/v1/invoices",
+            data=orjson.dumps(submission),
+            headers={
+                "Authorization": f"Bearer {seller['api_key']}",
+                "Content-Type": "application/json",
+            },
+            name="POST /v1/invoices",
+            catch_response=True,
+        ) as response:
+            if response.status_code in (200, 201):
+                data.recent.append((response.json()["code"], submission))
+                data.recent_by_seller[seller["tax_code"]].append(submission)
+                response.success()
+            elif response.status_code == 422:
+                response.success()  # invalid on purpose: the service reported it properly
+            else:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+
+
+class AccountingSoftware(HttpUser):
+    weight = 1
+    wait_time = between(2, 10)
+
+    @task
+    def submit_batch(self) -> None:
+        data = registry()
+        seller = data.seller()
+        lines = [data.submission(seller) for _ in range(random.randint(100, 1000))]
+        body = b"\n".join(orjson.dumps(line) for line in lines)
+        headers = {"Authorization": f"Bearer {seller['api_key']}"}
+        response = self.client.post(
+            "/v1/batches",
+            data=body,
+            headers={**headers, "Content-Type": "application/x-ndjson"},
+            name="POST /v1/batches",
+        )
+        if response.status_code == 202:
+            self.client.get(
+                response.headers["Location"], headers=headers, name="GET /v1/batches/{id}"
+            )
+
+
+class LookupUser(HttpUser):
+    weight = 2
+    wait_time = between(0.05, 0.5)
+
+    @task(3)
+    def by_code(self) -> None:
+        data = registry()
+        if not data.recent:
+            return
+        code, submission = random.choice(data.recent)
+        seller = next(
+            s for s in data.sellers if s["tax_code"] == submission["invoice"]["seller"]["tax_code"]
+        )
+        self.client.get(
+            f"/v1/invoices/{code}",
+            headers={"Authorization": f"Bearer {seller['api_key']}"},
+            name="GET /v1/invoices/{code}",
+        )
+
+    @task(1)
+    def public_check(self) -> None:
+        data = registry()
+        if not data.recent:
+            return
+        _, submission = random.choice(data.recent)
+        invoice = submission["invoice"]
+        self.client.post(
+            "/v1/verify",
+            json={
+                "seller_tax_code": invoice["seller"]["tax_code"],
+                "template": invoice["template"],
+                "symbol": invoice["symbol"],
+                "number": invoice["number"],
+                "total_payable": invoice["totals"]["total_payable"],
+            },
+            name="POST /v1/verify",
+        )
+
+
+if os.environ.get("EINVOICE_LOADTEST_REPLAY_S"):
+
+    class AnnualShape(LoadTestShape):
+        """A year replayed in EINVOICE_LOADTEST_REPLAY_S seconds; the national peak becomes
+        EINVOICE_LOADTEST_CAPACITY users (each sends a few requests a second)."""
+
+        replay_s = float(os.environ["EINVOICE_LOADTEST_REPLAY_S"])
+        capacity = float(os.environ.get("EINVOICE_LOADTEST_CAPACITY", "50"))
+        profile = AnnualProfile()
+        peak = peak_rate(profile)
+
+        def tick(self) -> tuple[int, float] | None:
+            elapsed: float = self.get_run_time()  # type: ignore[no-untyped-call]
+            if elapsed >= self.replay_s:
+                return None
+            _, national = self.profile.replay(elapsed, self.replay_s)
+            users = max(1, round(national * self.capacity / self.peak))
+            return users, max(1.0, users / 2)
