@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from einvoice.config import Settings, get_settings
 
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     from einvoice.registry.cli import register
 
     register(commands)
+    _register_loadtest(commands)
 
     stack = commands.add_parser("stack", help="the local Cassandra, PostgreSQL and Redis")
     stack_commands = stack.add_subparsers(required=True, metavar="ACTION")
@@ -152,6 +154,14 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{name}: version {result.from_version or 'none'} -> {result.to_version} ({applied})")
     print(f"migrated in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _register_loadtest(commands: Any) -> None:
+    try:
+        from loadtest.report import register
+    except ImportError:  # the loadtest extra (locust, matplotlib) is not installed
+        return
+    register(commands)
 
 
 def _nodetool(args: argparse.Namespace, settings: Settings) -> int:

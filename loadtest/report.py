@@ -1,0 +1,264 @@
+"""`einvoice loadtest run`: a headless replay of the annual profile against a running stack, and
+its report (PNG charts and an HTML page), exiting non-zero when errors or p99 exceed thresholds.
+
+The replay is locust (loadtest/locustfile.py) with the AnnualShape; while it runs, the batch
+queue's depth and the age of its oldest batch are sampled from Redis every few seconds. The
+report reads locust's CSV output: achieved against target rate over time, latency percentiles per
+endpoint, errors by kind, queue depth and ingest lag, and a capacity estimate from the run's own
+throughput and the measured bytes per invoice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import html
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+from einvoice.config import PROJECT_ROOT, Settings
+from ingest.queue import BatchQueue
+from loadtest.capacity import Measured, estimate
+from loadtest.profile import AnnualProfile, peak_rate
+from lookup.redis_client import create_redis
+
+# Bytes per invoice on disk, one replica (docs/realtime.md, nodetool tablestats, 2026-11-23).
+BYTES_PER_INVOICE = 1600
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_error_rate: float
+    max_p99_ms: float
+
+
+def register(commands: Any) -> None:
+    loadtest = commands.add_parser("loadtest", help="replay a year against a running stack")
+    actions = loadtest.add_subparsers(required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="headless replay, report, and a verdict")
+    run.add_argument("--host", default="http://127.0.0.1:8000")
+    run.add_argument("--replay-seconds", type=float, default=600, help="the year in this long")
+    run.add_argument("--capacity", type=int, default=30, help="users at the national peak")
+    run.add_argument("--registry", type=Path, default=PROJECT_ROOT / "demo" / "registry.json")
+    run.add_argument("--report", type=Path, default=PROJECT_ROOT / "loadtest-report")
+    run.add_argument("--max-error-rate", type=float, default=0.01)
+    run.add_argument("--max-p99-ms", type=float, default=2000)
+    # Per-process throughput for the capacity estimate: this box's benchmarks by default
+    # (2026-11-23, docs/realtime.md, docs/batches.md, docs/lookup.md); pass a cluster's own.
+    run.add_argument("--submissions-per-process", type=float, default=80)
+    run.add_argument("--lookups-per-process", type=float, default=1050)
+    run.add_argument("--invoices-per-worker", type=float, default=100)
+    run.add_argument("--invoices-per-cassandra-node", type=float, default=240)
+    run.add_argument("--bytes-per-invoice", type=float, default=BYTES_PER_INVOICE)
+    run.set_defaults(handler=_run_command)
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    args.report.mkdir(parents=True, exist_ok=True)
+    prefix = args.report / "locust"
+    env = dict(
+        os.environ,
+        EINVOICE_LOADTEST_REGISTRY=str(args.registry),
+        EINVOICE_LOADTEST_REPLAY_S=str(args.replay_seconds),
+        EINVOICE_LOADTEST_CAPACITY=str(args.capacity),
+    )
+    locust = Path(sys.executable).parent / "locust"
+    process = subprocess.Popen(
+        [str(locust), "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--headless",
+         "--host", args.host, "--csv", str(prefix), "--csv-full-history", "--only-summary"],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    queue_samples = asyncio.run(_sample_queue(settings, process))
+    with (args.report / "queue.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["seconds", "depth", "oldest_age_s"])
+        writer.writerows(queue_samples)
+    verdict = write_report(
+        args.report,
+        Thresholds(args.max_error_rate, args.max_p99_ms),
+        replay_seconds=args.replay_seconds,
+        capacity=args.capacity,
+        measured=Measured(
+            submissions_per_api_process=args.submissions_per_process,
+            lookups_per_api_process=args.lookups_per_process,
+            invoices_per_worker=args.invoices_per_worker,
+            invoices_per_cassandra_node=args.invoices_per_cassandra_node,
+            bytes_per_invoice=args.bytes_per_invoice,
+        ),
+    )
+    print(f"report: {args.report / 'index.html'}")
+    print(verdict.summary)
+    return 0 if verdict.passed else 1
+
+
+async def _sample_queue(
+    settings: Settings, process: subprocess.Popen[bytes]
+) -> list[tuple[float, int, float]]:
+    client = create_redis(settings)
+    queue = BatchQueue(client)
+    samples: list[tuple[float, int, float]] = []
+    started = time.monotonic()
+    try:
+        while process.poll() is None:
+            try:
+                depth, _, age = await queue.stats()
+            except Exception:
+                depth, age = 0, 0.0
+            samples.append((round(time.monotonic() - started, 1), depth, round(age, 1)))
+            await asyncio.sleep(5)
+    finally:
+        await client.aclose()
+    return samples
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    summary: str
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
+
+
+def write_report(
+    folder: Path,
+    thresholds: Thresholds,
+    *,
+    replay_seconds: float,
+    capacity: int,
+    measured: Measured,
+) -> Verdict:
+    # Imported here: the `einvoice` command registers this subcommand on every start.
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+
+    stats = _read(folder / "locust_stats.csv")
+    history = _read(folder / "locust_stats_history.csv")
+    failures = _read(folder / "locust_failures.csv")
+    queue = _read(folder / "queue.csv")
+    endpoints = [row for row in stats if row["Name"] != "Aggregated"]
+    total = next((row for row in stats if row["Name"] == "Aggregated"), {})
+    requests = _float(total.get("Request Count"))
+    error_rate = _float(total.get("Failure Count")) / requests if requests else 1.0
+    p99 = _float(total.get("99%"))
+
+    aggregated = [row for row in history if row.get("Name") == "Aggregated"]
+    start = _float(aggregated[0]["Timestamp"]) if aggregated else 0.0
+    seconds = [_float(row["Timestamp"]) - start for row in aggregated]
+    achieved = [_float(row["Requests/s"]) for row in aggregated]
+    profile = AnnualProfile()
+    peak = peak_rate(profile)
+    users_target = [profile.replay(t, replay_seconds)[1] * capacity / peak for t in seconds]
+    users = [_float(row["User Count"]) for row in aggregated]
+
+    figure, axis = plt.subplots(figsize=(9, 4))
+    axis.plot(seconds, achieved, label="achieved requests/s")
+    axis.plot(seconds, users, label="users (replay target)", linestyle="--")
+    axis.plot(seconds, users_target, label="target users by the profile", linestyle=":")
+    axis.set_xlabel("seconds of replay (the year compressed)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "rate.png")
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(9, 4))
+    names = [row["Name"] for row in endpoints]
+    for percentile, offset in (("50%", -0.25), ("95%", 0.0), ("99%", 0.25)):
+        axis.bar(
+            [i + offset for i in range(len(names))],
+            [_float(r[percentile]) for r in endpoints],
+            0.25,
+            label=f"p{percentile[:-1]}",
+        )
+    axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    axis.set_ylabel("ms")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "latency.png")
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(9, 3))
+    axis.plot(
+        [_float(r["seconds"]) for r in queue],
+        [_float(r["depth"]) for r in queue],
+        label="batches queued",
+    )
+    axis.plot(
+        [_float(r["seconds"]) for r in queue],
+        [_float(r["oldest_age_s"]) for r in queue],
+        label="oldest batch age, s",
+    )
+    axis.set_xlabel("seconds of replay")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "queue.png")
+    plt.close(figure)
+
+    needed = estimate(measured, national_peak=peak)
+    passed = error_rate <= thresholds.max_error_rate and p99 <= thresholds.max_p99_ms
+    summary = (
+        f"{'PASS' if passed else 'FAIL'}: {requests:.0f} requests, error rate {error_rate:.2%} "
+        f"(max {thresholds.max_error_rate:.2%}), p99 {p99:.0f} ms (max {thresholds.max_p99_ms:.0f})"
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(r['Name'])}</td><td>{r['Request Count']}</td>"
+        f"<td>{r['Failure Count']}</td><td>{r['50%']}</td><td>{r['95%']}</td><td>{r['99%']}</td>"
+        f"<td>{_float(r['Requests/s']):.1f}</td></tr>"
+        for r in endpoints
+    )
+    errors = (
+        "".join(
+            f"<tr><td>{html.escape(f['Name'])}</td><td>{html.escape(f['Error'][:300])}</td>"
+            f"<td>{f['Occurrences']}</td></tr>"
+            for f in failures
+        )
+        or "<tr><td colspan=3>none</td></tr>"
+    )
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Load-test report</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;
+margin:2rem auto}} td,th{{padding:.2rem .6rem;text-align:right}} td:first-child{{text-align:left}}
+</style></head><body><h1>Load-test report</h1><p><strong>{html.escape(summary)}</strong></p>
+<p>A year replayed in {replay_seconds:.0f} s, the national peak ({peak:.0f} invoices/s) scaled to
+{capacity} users.</p>
+<h2>Rate over time</h2><img src="rate.png" alt="achieved against target rate over time">
+<h2>Latency by endpoint</h2><img src="latency.png" alt="latency percentiles by endpoint">
+<table><tr><th>endpoint</th><th>requests</th><th>failures</th><th>p50 ms</th><th>p95 ms</th>
+<th>p99 ms</th><th>req/s</th></tr>{rows}</table>
+<h2>Errors</h2><table><tr><th>endpoint</th><th>error</th><th>count</th></tr>{errors}</table>
+<h2>Batch queue and ingest lag</h2><img src="queue.png" alt="queue depth and oldest batch age">
+<h2>Capacity estimate</h2><p>From measured throughput ({measured.submissions_per_api_process:.0f}
+submissions/s and {measured.lookups_per_api_process:.0f} cached lookups/s per API process,
+{measured.invoices_per_worker:.0f} invoices/s per worker, {measured.invoices_per_cassandra_node:.0f}
+invoices/s per Cassandra node; defaults from this project's benchmarks on a 2-core box, to be
+replaced by a cluster's own) and {measured.bytes_per_invoice:.0f} bytes per invoice:
+for the national peak of {peak:.0f} invoices/s and ten
+years at RF=3, <strong>{needed.api_processes} API processes, {needed.workers} ingest workers,
+{needed.cassandra_nodes} Cassandra nodes</strong> ({needed.cassandra_nodes_for_load} for the load,
+{needed.cassandra_nodes_for_data} for {needed.stored_terabytes} TB of data on 4 TB disks half
+full). See loadtest/capacity.py for the arithmetic.</p></body></html>"""
+    (folder / "index.html").write_text(page)
+    return Verdict(passed, summary)
