@@ -55,6 +55,9 @@ _TRANSIENT: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
         ),
     ),
     ("redis", (redis.ConnectionError, redis.TimeoutError)),
+    # A connection refused or reset, or a timeout, below any driver's own error types (asyncpg
+    # raises the OS's ConnectionRefusedError when a pool opens a connection to a stopped server).
+    ("connection", (ConnectionError, TimeoutError)),
 )
 
 

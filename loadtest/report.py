@@ -175,48 +175,40 @@ def write_report(
     users_target = [profile.replay(t, replay_seconds)[1] * capacity / peak for t in seconds]
     users = [_float(row["User Count"]) for row in aggregated]
 
-    figure, axis = plt.subplots(figsize=(9, 4))
-    axis.plot(seconds, achieved, label="achieved requests/s")
-    axis.plot(seconds, users, label="users (replay target)", linestyle="--")
-    axis.plot(seconds, users_target, label="target users by the profile", linestyle=":")
-    axis.set_xlabel("seconds of replay (the year compressed)")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(folder / "rate.png")
-    plt.close(figure)
+    def chart(name: str, height: float, draw: Any) -> None:
+        figure, axis = plt.subplots(figsize=(9, height))
+        draw(axis)
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(folder / name)
+        plt.close(figure)
 
-    figure, axis = plt.subplots(figsize=(9, 4))
-    names = [row["Name"] for row in endpoints]
-    for percentile, offset in (("50%", -0.25), ("95%", 0.0), ("99%", 0.25)):
-        axis.bar(
-            [i + offset for i in range(len(names))],
-            [_float(r[percentile]) for r in endpoints],
-            0.25,
-            label=f"p{percentile[:-1]}",
+    def rate_chart(axis: Any) -> None:
+        axis.plot(seconds, achieved, label="achieved requests/s")
+        axis.plot(seconds, users, label="users (replay target)", linestyle="--")
+        axis.plot(seconds, users_target, label="target users by the profile", linestyle=":")
+        axis.set_xlabel("seconds of replay (the year compressed)")
+
+    def latency_chart(axis: Any) -> None:
+        names = [row["Name"] for row in endpoints]
+        for percentile, offset in (("50%", -0.25), ("95%", 0.0), ("99%", 0.25)):
+            values = [_float(row[percentile]) for row in endpoints]
+            positions = [index + offset for index in range(len(names))]
+            axis.bar(positions, values, 0.25, label=f"p{percentile[:-1]}")
+        axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
+        axis.set_ylabel("ms")
+
+    def queue_chart(axis: Any) -> None:
+        moments = [_float(row["seconds"]) for row in queue]
+        axis.plot(moments, [_float(row["depth"]) for row in queue], label="batches queued")
+        axis.plot(
+            moments, [_float(row["oldest_age_s"]) for row in queue], label="oldest batch age, s"
         )
-    axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
-    axis.set_ylabel("ms")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(folder / "latency.png")
-    plt.close(figure)
+        axis.set_xlabel("seconds of replay")
 
-    figure, axis = plt.subplots(figsize=(9, 3))
-    axis.plot(
-        [_float(r["seconds"]) for r in queue],
-        [_float(r["depth"]) for r in queue],
-        label="batches queued",
-    )
-    axis.plot(
-        [_float(r["seconds"]) for r in queue],
-        [_float(r["oldest_age_s"]) for r in queue],
-        label="oldest batch age, s",
-    )
-    axis.set_xlabel("seconds of replay")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(folder / "queue.png")
-    plt.close(figure)
+    chart("rate.png", 4, rate_chart)
+    chart("latency.png", 4, latency_chart)
+    chart("queue.png", 3, queue_chart)
 
     needed = estimate(measured, national_peak=peak)
     passed = error_rate <= thresholds.max_error_rate and p99 <= thresholds.max_p99_ms

@@ -56,3 +56,27 @@ async def test_readyz_names_a_stopped_backend_and_recovers(
 
     back = await _wait_for_status(http, 200, timeout_s=60)
     assert back.status_code == 200, back.text
+
+
+async def test_a_request_needing_postgresql_while_it_is_down_gets_503_not_500(
+    http: httpx.AsyncClient, base_settings: Settings
+) -> None:
+    import uuid
+
+    (server,) = stack.servers(base_settings, ["postgres"])
+    if server.process.running_pid() is None:
+        pytest.skip(
+            "PostgreSQL is not run by the local stack; the test never stops others' servers"
+        )
+    # A key of a client this process has never seen: its lookup must go to PostgreSQL.
+    headers = {"Authorization": f"Bearer einv_{uuid.uuid4().hex}_{'A' * 43}"}
+
+    await asyncio.to_thread(stack.down, base_settings, ["postgres"])
+    try:
+        during = await http.get(f"/v1/invoices/{'00' + 'A' * 32}", headers=headers)
+    finally:
+        await asyncio.to_thread(stack.up, base_settings, ["postgres"])
+
+    assert during.status_code == 503, during.text
+    assert during.json()["errors"][0]["code"] == "BACKEND_UNAVAILABLE"
+    assert during.headers["Retry-After"]
