@@ -49,4 +49,5 @@ def test_the_load_test_users_run_cleanly(
     with (tmp_path / "run_stats.csv").open() as stats:
         rows = {row["Name"]: row for row in csv.DictReader(stats)}
     assert int(rows["POST /v1/invoices"]["Request Count"]) > 0
+    assert int(rows["GET /v1/invoices/{code}"]["Request Count"]) > 0  # invoices were issued
     assert int(rows["Aggregated"]["Failure Count"]) == 0, rows["Aggregated"]
