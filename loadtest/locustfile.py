@@ -90,6 +90,21 @@ class Registry:
         return {"invoice": invoice, "signature": signature}
 
 
+def error_code(response: Any) -> str:
+    """`<status> <CODE>` of a failed answer: the report groups errors by stable code."""
+    try:
+        return f"{response.status_code} {response.json()['errors'][0]['code']}"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"{response.status_code} (no error code)"
+
+
+def expect(response: Any, *statuses: int) -> None:
+    if response.status_code in statuses:
+        response.success()
+    else:
+        response.failure(error_code(response))
+
+
 _registry: Registry | None = None
 
 
@@ -156,7 +171,8 @@ class AccountingSoftware(HttpUser):
 
 
 class LookupUser(HttpUser):
-    weight = 2
+    # Lookups against submissions: EINVOICE_LOADTEST_LOOKUP_WEIGHT (businesses weigh 3, batches 1).
+    weight = int(os.environ.get("EINVOICE_LOADTEST_LOOKUP_WEIGHT", "2"))
     wait_time = between(0.05, 0.5)
 
     @task(3)
@@ -168,11 +184,13 @@ class LookupUser(HttpUser):
         seller = next(
             s for s in data.sellers if s["tax_code"] == submission["invoice"]["seller"]["tax_code"]
         )
-        self.client.get(
+        with self.client.get(
             f"/v1/invoices/{code}",
             headers={"Authorization": f"Bearer {seller['api_key']}"},
             name="GET /v1/invoices/{code}",
-        )
+            catch_response=True,
+        ) as response:
+            expect(response, 200)
 
     @task(1)
     def public_check(self) -> None:
@@ -181,8 +199,9 @@ class LookupUser(HttpUser):
             return
         _, submission = random.choice(data.recent)
         invoice = submission["invoice"]
-        self.client.post(
+        with self.client.post(
             "/v1/verify",
+            catch_response=True,
             json={
                 "seller_tax_code": invoice["seller"]["tax_code"],
                 "template": invoice["template"],
@@ -191,7 +210,8 @@ class LookupUser(HttpUser):
                 "total_payable": invoice["totals"]["total_payable"],
             },
             name="POST /v1/verify",
-        )
+        ) as response:
+            expect(response, 200)
 
 
 if os.environ.get("EINVOICE_LOADTEST_REPLAY_S"):

@@ -52,6 +52,9 @@ def register(commands: Any) -> None:
     run.add_argument("--capacity", type=int, default=30, help="users at the national peak")
     run.add_argument("--registry", type=Path, default=PROJECT_ROOT / "demo" / "registry.json")
     run.add_argument("--report", type=Path, default=PROJECT_ROOT / "loadtest-report")
+    run.add_argument(
+        "--lookup-weight", type=int, default=2, help="lookup users per 3 submitting businesses"
+    )
     run.add_argument("--max-error-rate", type=float, default=0.01)
     run.add_argument("--max-p99-ms", type=float, default=2000)
     # Per-process throughput for the capacity estimate: this box's benchmarks by default
@@ -72,6 +75,7 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         EINVOICE_LOADTEST_REGISTRY=str(args.registry),
         EINVOICE_LOADTEST_REPLAY_S=str(args.replay_seconds),
         EINVOICE_LOADTEST_CAPACITY=str(args.capacity),
+        EINVOICE_LOADTEST_LOOKUP_WEIGHT=str(args.lookup_weight),
     )
     locust = Path(sys.executable).parent / "locust"
     process = subprocess.Popen(
@@ -240,7 +244,8 @@ margin:2rem auto}} td,th{{padding:.2rem .6rem;text-align:right}} td:first-child{
 <h2>Latency by endpoint</h2><img src="latency.png" alt="latency percentiles by endpoint">
 <table><tr><th>endpoint</th><th>requests</th><th>failures</th><th>p50 ms</th><th>p95 ms</th>
 <th>p99 ms</th><th>req/s</th></tr>{rows}</table>
-<h2>Errors</h2><table><tr><th>endpoint</th><th>error</th><th>count</th></tr>{errors}</table>
+<h2>Errors by code</h2><table><tr><th>endpoint</th><th>status and code</th><th>count</th></tr>
+{errors}</table>
 <h2>Batch queue and ingest lag</h2><img src="queue.png" alt="queue depth and oldest batch age">
 <h2>Capacity estimate</h2><p>From measured throughput ({measured.submissions_per_api_process:.0f}
 submissions/s and {measured.lookups_per_api_process:.0f} cached lookups/s per API process,
