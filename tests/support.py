@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +50,8 @@ class ServerProcess:
             env=env,
             stdout=self.log,
             stderr=self.log,
+            # Its own process group: granian's worker processes go down with it, even on SIGKILL.
+            start_new_session=True,
         )
 
     def __enter__(self) -> ServerProcess:
@@ -56,14 +61,19 @@ class ServerProcess:
         self.stop()
 
     def kill(self) -> None:
-        self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        # Whatever is left of the group (a worker process whose parent was killed).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
