@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import redis.asyncio as redis
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from einvoice.config import Settings
 
@@ -15,4 +18,7 @@ def create_redis(settings: Settings) -> redis.Redis:
         socket_connect_timeout=settings.readiness_timeout_s,
         socket_timeout=settings.readiness_timeout_s,
         health_check_interval=30,
+        # A pooled connection that Redis closed (a restart) fails once; retry it on a fresh one.
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[redis_errors.ConnectionError],
     )

@@ -42,7 +42,8 @@ async def test_readyz_names_a_stopped_backend_and_recovers(
         pytest.skip(
             f"{backend} is not run by the local stack; the test never stops others' servers"
         )
-    assert (await _readiness(http)).status_code == 200
+    # A server an earlier test restarted may take the service a moment to reconnect to.
+    assert (await _wait_for_status(http, 200, timeout_s=60)).status_code == 200
 
     await asyncio.to_thread(stack.down, base_settings, [backend])
     try:
