@@ -20,6 +20,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.auth import Principal, allow
 from api.deps import ClientsDep
+from api.lifespan import Clients
 from einvoice.errors import (
     ErrorDetail,
     Forbidden,
@@ -126,12 +127,12 @@ async def batch_results(
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-async def _readable_batch(batch_id: str, principal: Principal, clients: Any) -> BatchRow:
+async def _readable_batch(batch_id: str, principal: Principal, clients: Clients) -> BatchRow:
     try:
         parsed = uuid.UUID(batch_id)
     except ValueError as error:
         raise NotFound("no such batch", code="BATCH_NOT_FOUND") from error
-    batch: BatchRow | None = await clients.batches.get(parsed)
+    batch = await clients.batches.get(parsed)
     # Only the submitting business and officers may see a batch; to anyone else it does not exist.
     if batch is None or (
         principal.role == "business" and batch.seller_tax_code != principal.tax_code

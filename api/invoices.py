@@ -27,7 +27,7 @@ from einvoice.errors import (
 )
 from einvoice.submission import submit_invoice
 from lookup.cache import write_through
-from lookup.documents import invoice_document
+from lookup.documents import invoice_document, utc_timestamp
 from storage.cassandra.invoices import Claim
 
 router = APIRouter(tags=["invoices"])
@@ -137,13 +137,10 @@ def _seller_tax_code(raw_invoice: Any) -> str | None:
 
 
 def _answer(claim: Claim, symbol: str, status: int) -> Response:
-    authenticated_at = claim.authenticated_at
-    if authenticated_at.tzinfo is None:  # Cassandra returns UTC without a zone
-        authenticated_at = authenticated_at.replace(tzinfo=dt.UTC)
     body = {
         "code": claim.code,
         "coded": symbol.startswith("C"),
-        "authenticated_at": authenticated_at.isoformat(timespec="milliseconds"),
+        "authenticated_at": utc_timestamp(claim.authenticated_at),
         "invoice_hash": claim.invoice_hash,
         "token": claim.token,
     }

@@ -9,6 +9,13 @@ from typing import Any
 import orjson
 
 
+def utc_timestamp(moment: dt.datetime) -> str:
+    """ISO 8601 to the millisecond; Cassandra returns UTC times without a zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def invoice_document(
     *,
     code: str,
@@ -19,12 +26,10 @@ def invoice_document(
     token: str,
     seller_signature: str,
 ) -> dict[str, Any]:
-    if authenticated_at.tzinfo is None:  # Cassandra returns UTC without a zone
-        authenticated_at = authenticated_at.replace(tzinfo=dt.UTC)
     return {
         "code": code,
         "status": status,
-        "authenticated_at": authenticated_at.isoformat(timespec="milliseconds"),
+        "authenticated_at": utc_timestamp(authenticated_at),
         "invoice_hash": invoice_hash,
         "token": token,
         "seller_signature": seller_signature,

@@ -66,8 +66,6 @@ FROM invoices_by_seller_month
 WHERE seller_tax_code = ? AND month = ? AND bucket = ? AND (issued_date, code) < (?, ?)
 LIMIT ?
 """
-# Above every code (codes are upper-case hex): the start of a month from the top.
-_AFTER_ALL_CODES = "~"
 
 
 @dataclass(frozen=True)
@@ -189,18 +187,17 @@ class InvoiceStore:
         seller_tax_code: str,
         month: int,
         buckets: int,
-        before: tuple[dt.date, str] | None,
+        before: tuple[dt.date, str],
         limit: int,
     ) -> list[dict[str, Any]]:
         """Up to `limit` of a seller's rows of one month, newest first, strictly before
         `before` (issued_date, code), merged across the month's buckets."""
-        upper = before or (dt.date(9999, 12, 31), _AFTER_ALL_CODES)
         pages = await asyncio.gather(
             *(
                 execute(
                     self.session,
                     self._seller_month_page,
-                    (seller_tax_code, month, bucket, upper[0], upper[1], limit),
+                    (seller_tax_code, month, bucket, before[0], before[1], limit),
                 )
                 for bucket in range(buckets)
             )
