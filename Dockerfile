@@ -4,8 +4,15 @@
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# The compiled core (core/) is Rust: a C compiler for ring's assembly, and rustup's toolchain.
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential curl ca-certificates \
+ && curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+    | sh -s -- -y --profile minimal --default-toolchain 1.95.0
+ENV PATH=/root/.cargo/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
+COPY core core
+RUN /opt/venv/bin/pip install ./core
 # Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
 RUN mkdir einvoice && touch einvoice/__init__.py \

@@ -17,8 +17,10 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from einvoice_core import TokenSigner
 
 from signing import jws
+from signing.compiled import token_signer
 
 _PREFIX = re.compile(r"[0-9A-F]{2}")
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -59,6 +61,10 @@ class AuthorityKeyRing:
             raise ValueError(f"the active authority key {active_kid!r} is not loaded")
         self.keys = dict(keys)
         self.active = keys[active_kid]
+        # The active key's compiled signer, for the fast path (None unless ES256).
+        self.token_signer: TokenSigner | None = token_signer(
+            self.active.alg, self.active.private_key, self.active.header_b64
+        )
 
     @classmethod
     def from_pems(cls, pems: Mapping[str, bytes], active_kid: str) -> AuthorityKeyRing:

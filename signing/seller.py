@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
+from einvoice_core import CompiledKey
 
 from einvoice.errors import ErrorDetail
 from signing import jws
 from signing.canonical import canonical_invoice_bytes
+from signing.compiled import compiled_seller_key
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "GMT+7")
 MIN_RSA_BITS = 2048
@@ -35,6 +37,19 @@ class SellerKey:
     valid_from: dt.datetime
     valid_to: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
+    # The key as the compiled core takes it (signing/compiled.py); None when it does not.
+    compiled: CompiledKey | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = compiled_seller_key(
+            tax_code=self.tax_code,
+            algorithm=self.algorithm,
+            public_key=self.public_key,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            revoked_at=self.revoked_at,
+        )
+        object.__setattr__(self, "compiled", compiled)  # frozen: set once, here
 
     def valid_on(self, day: dt.date) -> bool:
         """Whether the key was valid at some moment of `day` in Vietnam."""

@@ -1,0 +1,29 @@
+"""Type stubs of the compiled core (core/src/lib.rs)."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+class CompiledKey:
+    def __init__(
+        self,
+        tax_code: str,
+        algorithm: str,
+        public: bytes,
+        exponent: bytes | None,
+        valid_from: int,
+        valid_to: int | None,
+        revoked_at: float | None,
+    ) -> None: ...
+
+class TokenSigner:
+    def __init__(self, header_b64: bytes, private_scalar: bytes, public_point: bytes) -> None: ...
+
+def authenticate(
+    invoice: Any,
+    signature: Any,
+    keys_for_seller: Callable[[str], Mapping[str, Any]],
+    signer: TokenSigner,
+    code_prefix: str,
+    now: float,
+) -> tuple[bytes, str, str, bool, str] | None: ...
+def check_invoice(invoice: Any, now: float) -> bytes | None: ...
