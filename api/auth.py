@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from api.lifespan import Clients
 from einvoice.errors import Forbidden, Unauthenticated
+from einvoice.registry.cache import Client
 from einvoice.registry.api_keys import DUMMY_HASH, secret_matches, split_api_key
 
 
@@ -28,15 +29,33 @@ class Principal:
     rate_limit_class: str
 
 
+# Keys already verified: the key -> (the registry cache's client object it was verified against,
+# the principal). A repeated request with the same key skips parsing and hashing as long as the
+# registry cache still holds that very object: any change to the client (revocation included)
+# or the cache entry's expiry replaces the object, and the key is checked in full again. Only
+# successes are kept, so every failure still does the same work. Per process, bounded.
+_VERIFIED: dict[str, tuple[Client, Principal]] = {}
+_VERIFIED_MAX = 10_000
+
+
 async def authenticated(request: Request, clients: Clients) -> Principal:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     api_key = credentials.strip() if scheme.lower() == "bearer" else ""
+    known = _VERIFIED.get(api_key)
+    if known is not None:
+        verified_client, principal = known
+        if await clients.registry_cache.client(principal.client_id) is verified_client:
+            return principal
     client_id, secret, well_formed = split_api_key(api_key)
     client = await clients.registry_cache.client(client_id)
     matches = secret_matches(secret, client.secret_hash if client else DUMMY_HASH)
     if not (well_formed and matches and client is not None and not client.revoked):
         raise Unauthenticated("a valid API key is required: Authorization: Bearer <api key>")
-    return Principal(client.id, client.role, client.tax_code, client.rate_limit_class)
+    principal = Principal(client.id, client.role, client.tax_code, client.rate_limit_class)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[api_key] = (client, principal)
+    return principal
 
 
 def allow(*roles: str, kind: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:

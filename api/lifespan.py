@@ -21,6 +21,7 @@ from api.ratelimit import RateLimiter
 from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
+from einvoice.memory import settle_after_startup
 from einvoice.registry.cache import RegistryCache
 from ingest.queue import BatchQueue
 from lookup.redis_client import create_redis
@@ -81,6 +82,7 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
             listener.start()
             stack.push_async_callback(listener.stop)
             log.info("clients ready: cassandra keyspace %s", cassandra.keyspace)
+            settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
             yield {
                 "clients": Clients(
                     settings,

@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
+from einvoice.memory import settle_after_startup
 from einvoice.registry.cache import RegistryCache, Seller
 from einvoice.submission import Submitted, submit_invoice
 from ingest.queue import BatchQueue
@@ -92,6 +93,7 @@ class Worker:
             self.batches = await asyncio.to_thread(BatchStore, cassandra.session)
             self.cache = cache
             self.queue = BatchQueue(client)
+            settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
             await self._loop()
 
     async def _loop(self) -> None:

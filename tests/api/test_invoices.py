@@ -14,9 +14,9 @@ import pytest
 from jwcrypto import jwk, jwt
 
 from einvoice.config import Settings
-from einvoice.invoice.samples import sample_invoice
+from einvoice.invoice.samples import BUYER_TAX_CODE, sample_invoice
 from einvoice.registry import admin
-from lookup.cache import code_key
+from lookup.cache import CachedDocument, code_key
 from lookup.redis_client import create_redis
 from signing import jws
 from signing.canonical import canonical_invoice_bytes, invoice_hash
@@ -95,8 +95,10 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
     cache = create_redis(settings)
     try:
         cached = await cache.get(code_key(body["code"]))
-        assert cached is not None
-        assert orjson.loads(cached)["token"] == body["token"]
+        assert isinstance(cached, bytes)
+        entry = CachedDocument.decode(cached)
+        assert entry.document["token"] == body["token"]
+        assert (entry.seller, entry.buyer) == (seller.tax_code, BUYER_TAX_CODE)
     finally:
         await cache.aclose()
 
