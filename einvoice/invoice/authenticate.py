@@ -3,7 +3,7 @@ workers and the tests share. Pure: the seller's keys, the authority and the cloc
 
 Two implementations give the same answers. The reference one below, in Python, is the rule book:
 it collects and explains every failure. The compiled core (`einvoice_core`, docs/signing.md)
-takes the common case, a valid invoice, about N times faster; whenever it is not certain (any
+takes the common case, a valid invoice, about 3 times faster; whenever it is not certain (any
 failure, or a case it leaves alone) it steps aside and the reference decides. Differential tests
 (tests/einvoice/invoice/test_compiled.py) hold the two together.
 
