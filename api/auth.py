@@ -17,8 +17,8 @@ from fastapi import Depends, Request
 
 from api.lifespan import Clients
 from einvoice.errors import Forbidden, Unauthenticated
-from einvoice.registry.cache import Client
 from einvoice.registry.api_keys import DUMMY_HASH, secret_matches, split_api_key
+from einvoice.registry.cache import Client
 
 
 @dataclass(frozen=True)
