@@ -42,7 +42,14 @@ class BatchQueue:
         """(batches queued and not completed, of them delivered but not acknowledged, age in
         seconds of the oldest one)."""
         length = int(await self.client.xlen(STREAM))
-        groups: Any = await self.client.xinfo_groups(STREAM)
+        try:
+            groups: Any = await self.client.xinfo_groups(STREAM)
+        except redis.ResponseError as error:
+            if "no such key" not in str(error).lower():
+                raise
+            # The stream is gone (Redis lost it): nothing queued here. The worker's next read
+            # fails with NOGROUP and recreates it; metrics must not stop the worker first.
+            groups = []
         pending = sum(int(group.get("pending", 0)) for group in groups)
         oldest: Any = await self.client.xrange(STREAM, count=1)
         age = 0.0
