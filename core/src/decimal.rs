@@ -98,11 +98,6 @@ pub fn parse(text: &str) -> Option<(Fx, bool)> {
     Some((if negative { value.neg() } else { value }, negative))
 }
 
-/// A percent written with at most 2 decimals, e.g. "5.25".
-pub fn parse_percent(text: &str) -> Option<Fx> {
-    parse(text).map(|(value, _)| value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,7 +223,7 @@ pub fn vat_percent(rate: &str) -> Option<Fx> {
                     .enumerate()
                     .all(|(i, c)| i == point || c.is_ascii_digit());
             if shape_ok {
-                decimal::parse_percent(value)
+                decimal::parse(value).map(|(percent, _)| percent)
             } else {
                 None
             }

@@ -53,27 +53,36 @@ def invoices(draw: st.DrawFn) -> dict[str, Any]:
     lines = [draw(goods_line(no=index + 1, rate=rate)) for index, rate in enumerate(rates)]
     if draw(st.booleans()):  # a note line somewhere among them
         lines.append({"no": count + 1, "nature": 4, "name": "Ghi chú"})
+    issued = draw(st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2025, 6, 20)))
+    invoice = sample_invoice(issued=issued, number=draw(st.integers(1, 99_999_999)))
+    invoice["lines"] = lines
+    invoice["totals"] = totals_from_lines(lines)
+    return invoice
+
+
+def totals_from_lines(
+    lines: list[dict[str, Any]], unit: Decimal = _DONG, tax_delta: Decimal = Decimal(0)
+) -> dict[str, Any]:
+    """The totals of `lines` as the rules read them: sums by rate (a trade discount, nature 3,
+    reduces its rate; notes, nature 4, count nowhere), each rate's tax rounded half up to `unit`,
+    plus `tax_delta` units (0 for valid totals)."""
     taxable: dict[str, Decimal] = {}
     for line in lines:
-        if line["nature"] != 4:
-            taxable[line["vat_rate"]] = taxable.get(line["vat_rate"], Decimal(0)) + Decimal(
-                line["amount"]
-            )
+        if line["nature"] == 4:
+            continue
+        amount = Decimal(line["amount"]) * (-1 if line["nature"] == 3 else 1)
+        taxable[line["vat_rate"]] = taxable.get(line["vat_rate"], Decimal(0)) + amount
     by_rate = []
     for rate, amount in taxable.items():
         percent = vat_percent(rate)
         assert percent is not None
-        tax = (amount * percent / 100).quantize(_DONG, ROUND_HALF_UP)
+        tax = (amount * percent / 100).quantize(unit, ROUND_HALF_UP) + tax_delta * unit
         by_rate.append({"vat_rate": rate, "taxable_amount": str(amount), "tax_amount": str(tax)})
     before = sum((Decimal(s["taxable_amount"]) for s in by_rate), Decimal(0))
     tax_total = sum((Decimal(s["tax_amount"]) for s in by_rate), Decimal(0))
-    issued = draw(st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2025, 6, 20)))
-    invoice = sample_invoice(issued=issued, number=draw(st.integers(1, 99_999_999)))
-    invoice["lines"] = lines
-    invoice["totals"] = {
+    return {
         "by_rate": by_rate,
         "amount_before_tax": str(before),
         "tax_amount": str(tax_total),
         "total_payable": str(before + tax_total),
     }
-    return invoice

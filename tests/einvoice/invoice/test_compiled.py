@@ -32,12 +32,11 @@ from einvoice.invoice.authenticate import (
     authenticate,
     authenticate_reference,
 )
-from einvoice.invoice.rules import vat_percent
 from einvoice.invoice.samples import sample_invoice
 from signing.authority import AuthorityKeyRing, generate_private_key_pem
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import SellerKey, sign_invoice
-from tests.einvoice.invoice.strategies import invoices
+from tests.einvoice.invoice.strategies import invoices, totals_from_lines
 from tests.einvoice.invoice.support import problems
 from tests.signing.keys import ALGORITHMS, private_key, seller_key
 
@@ -462,26 +461,7 @@ def _rebalance(invoice: dict[str, Any], tax_delta: Decimal = Decimal(0)) -> dict
     """The totals recomputed from the lines as written (tax rounded half up, plus `tax_delta`
     units on each rate), so only the lines and `tax_delta` decide whether the invoice is valid."""
     unit = Decimal(1) if invoice.get("currency", "VND") == "VND" else Decimal("0.01")
-    taxable: dict[str, Decimal] = {}
-    for line in invoice["lines"]:
-        if line["nature"] == 4:
-            continue
-        amount = Decimal(line["amount"]) * (-1 if line["nature"] == 3 else 1)
-        taxable[line["vat_rate"]] = taxable.get(line["vat_rate"], Decimal(0)) + amount
-    by_rate = []
-    for rate, amount in taxable.items():
-        percent = vat_percent(rate)
-        assert percent is not None
-        tax = (amount * percent / 100).quantize(unit, ROUND_HALF_UP) + tax_delta * unit
-        by_rate.append({"vat_rate": rate, "taxable_amount": str(amount), "tax_amount": str(tax)})
-    before = sum((Decimal(r["taxable_amount"]) for r in by_rate), Decimal(0))
-    tax_total = sum((Decimal(r["tax_amount"]) for r in by_rate), Decimal(0))
-    invoice["totals"] = {
-        "by_rate": by_rate,
-        "amount_before_tax": str(before),
-        "tax_amount": str(tax_total),
-        "total_payable": str(before + tax_total),
-    }
+    invoice["totals"] = totals_from_lines(invoice["lines"], unit, tax_delta)
     return invoice
 
 
