@@ -2,7 +2,8 @@
 
 The answer comes once the invoice is durably stored (the writes reached LOCAL_QUORUM). A retry of
 the same invoice gets the original answer with 200; another invoice under a used number gets 409
-naming the original. See storage/cassandra/invoices.py for why a crash at any point is safe.
+naming the original. The route only reads the request; the use case (einvoice/submission.py)
+decides everything else. See storage/cassandra/invoices.py for why a crash at any point is safe.
 """
 
 from __future__ import annotations
@@ -13,27 +14,20 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from prometheus_client import Counter
 
 from api.auth import Principal, allow
 from api.deps import ClientsDep
 from einvoice.errors import (
     ErrorDetail,
-    Forbidden,
     InvalidRequest,
     MalformedJson,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from einvoice.submission import submit_invoice
-from lookup.cache import write_through
-from lookup.documents import invoice_document, utc_timestamp
-from storage.cassandra.invoices import Claim
 
 router = APIRouter(tags=["invoices"])
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the national format's message limit
-SUBMISSIONS = Counter("einvoice_submissions_total", "Real-time submissions", ["outcome"])
 
 SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
 
@@ -51,48 +45,14 @@ async def jwks(clients: ClientsDep) -> Response:
 async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
     submission = await _read_json(request)
     raw_invoice, signature = _split_submission(submission)
-    seller_tax_code = _seller_tax_code(raw_invoice)
-    if seller_tax_code is not None and seller_tax_code != principal.tax_code:
-        raise Forbidden(
-            "a business submits only invoices it sells",
-            code="SELLER_MISMATCH",
-            field="/invoice/seller/tax_code",
-        )
     assert principal.tax_code is not None  # a business client always has one
-    seller = await clients.registry_cache.seller(principal.tax_code)
-    if seller is None or not seller.active:
-        raise Forbidden(
-            "the taxpayer is not active (suspended, closed or unknown)", code="TAXPAYER_NOT_ACTIVE"
-        )
-    result = await submit_invoice(
-        raw_invoice,
-        signature,
-        seller=seller,
-        authority=clients.authority,
-        store=clients.invoices,
+    answer = await clients.submissions.submit(
+        tax_code=principal.tax_code,
+        raw_invoice=raw_invoice,
+        signature=signature,
         now=dt.datetime.now(dt.UTC),
-        source="realtime",
     )
-    SUBMISSIONS.labels(result.kind).inc()
-    if result.kind == "rejected":
-        raise InvalidRequest("the invoice is not valid", details=list(result.errors))
-    assert result.claim is not None
-    assert result.invoice is not None
-    if result.kind == "conflict":
-        return _conflict(result.claim)
-    claim, invoice = result.claim, result.invoice
-    if result.kind == "created":  # a repeat was cached when it was created
-        document = invoice_document(
-            code=claim.code,
-            invoice=dict(invoice),
-            invoice_hash=claim.invoice_hash,
-            status="authenticated",
-            authenticated_at=claim.authenticated_at,
-            token=claim.token,
-            seller_signature=signature,
-        )
-        await write_through(clients.redis, claim.code, document)
-    return _answer(claim, invoice["symbol"], 201 if result.kind == "created" else 200)
+    return Response(answer.body, status_code=answer.status, media_type="application/json")
 
 
 async def _read_json(request: Request) -> Any:
@@ -128,35 +88,3 @@ def _split_submission(submission: Any) -> tuple[Any, Any]:
             ],
         )
     return submission.get("invoice"), submission.get("signature")
-
-
-def _seller_tax_code(raw_invoice: Any) -> str | None:
-    seller = raw_invoice.get("seller") if isinstance(raw_invoice, dict) else None
-    tax_code = seller.get("tax_code") if isinstance(seller, dict) else None
-    return tax_code if isinstance(tax_code, str) else None
-
-
-def _answer(claim: Claim, symbol: str, status: int) -> Response:
-    body = {
-        "code": claim.code,
-        "coded": symbol.startswith("C"),
-        "authenticated_at": utc_timestamp(claim.authenticated_at),
-        "invoice_hash": claim.invoice_hash,
-        "token": claim.token,
-    }
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _conflict(existing: Claim) -> Response:
-    body = {
-        "errors": [
-            {
-                "code": "INVOICE_NUMBER_USED",
-                "field": "/invoice/number",
-                "message": "another invoice was authenticated under this seller, template, symbol "
-                "and number",
-            }
-        ],
-        "existing": {"code": existing.code, "invoice_hash": existing.invoice_hash},
-    }
-    return Response(orjson.dumps(body), status_code=409, media_type="application/json")

@@ -23,13 +23,16 @@ from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
 from einvoice.memory import settle_after_startup
 from einvoice.registry.cache import RegistryCache
+from einvoice.submission import Submissions
 from ingest.queue import BatchQueue
+from lookup.cache import CacheWriter
 from lookup.redis_client import create_redis
 from signing.authority import check_code_prefix
 from storage.cassandra.batches import BatchStore
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
+from storage.cassandra.row_writer import RowWriter
 from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
@@ -51,6 +54,7 @@ class Clients:
     invoices: InvoiceStore
     batches: BatchStore
     batch_queue: BatchQueue
+    submissions: Submissions
 
 
 class State(TypedDict):
@@ -74,8 +78,9 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
                 load_keyring, settings.authority_keys_dir, settings.authority_active_kid
             )
             authority = Authority(keyring, check_code_prefix(settings.code_prefix))
-            invoices = await asyncio.to_thread(InvoiceStore, cassandra.session)
-            batches = await asyncio.to_thread(BatchStore, cassandra.session)
+            writer = RowWriter(cassandra.session)  # the process's one grouped writer
+            invoices = await asyncio.to_thread(InvoiceStore, cassandra.session, writer)
+            batches = await asyncio.to_thread(BatchStore, cassandra.session, writer)
             registry = Registry(postgres)
             registry_cache = RegistryCache(registry)
             listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
@@ -95,7 +100,14 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
                     authority,
                     invoices,
                     batches,
-                    BatchQueue(cache),
+                    BatchQueue(cache, settings.cassandra_keyspace),
+                    Submissions(
+                        authority=authority,
+                        invoices=invoices,
+                        registry_cache=registry_cache,
+                        cache=CacheWriter(cache),
+                        recovery_grace_s=settings.cassandra_request_timeout_s + 2,
+                    ),
                 )
             }
 

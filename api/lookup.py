@@ -25,7 +25,7 @@ from api.deps import ClientsDep
 from api.lifespan import Clients
 from einvoice.errors import ErrorDetail, InvalidRequest, NotFound
 from lookup.cache import CachedDocument, read_through
-from lookup.documents import document_from_row
+from lookup.documents import document_from_stored
 
 router = APIRouter(tags=["lookup"])
 
@@ -48,8 +48,8 @@ _BY_CODE = {outcome: LOOKUPS.labels("code", outcome) for outcome in _OUTCOMES}
 
 async def find_by_code(clients: Clients, code: str) -> CachedDocument | None:
     async def load() -> CachedDocument | None:
-        row = await clients.invoices.by_code(code)
-        return CachedDocument.of(document_from_row(row)) if row else None
+        stored = await clients.invoices.by_code(code)
+        return CachedDocument.of(document_from_stored(stored)) if stored else None
 
     started = time.perf_counter()
     document, outcome = await read_through(clients.redis, code, load)

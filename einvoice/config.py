@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     batch_backlog_limit: int = Field(default=1000, ge=1)
     # A batch message unacknowledged this long (its worker died) is taken over by another worker.
     batch_claim_idle_s: float = Field(default=60.0, gt=0)
+    # A batch whose processing raised this many times (backend outages not counted) is marked
+    # `failed` instead of being retried for ever.
+    batch_max_attempts: int = Field(default=5, ge=1)
     # Where `einvoice worker` serves its Prometheus metrics (0: not at all).
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 

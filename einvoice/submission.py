@@ -1,83 +1,324 @@
-"""Authenticating and storing one submitted invoice: the one implementation behind the real-time
-endpoint and the batch workers (rules, signatures, code issuance, tables and idempotency alike).
+"""Submitting invoices: the one use case behind the real-time route and the batch workers.
+
+Seller checks, rules and signatures, the claim, the rows, the cache write-through and every
+answer (201/200, the 409 body, a rejection's errors, a batch line's result) are decided here, so
+the same case reads the same whether it arrives alone or in a batch.
+
+- Real time (`submit`): one invoice; its claim joins this process's other waiting claims of the
+  same block (storage/cassandra/claims.py); the answer is built after its own rows are written.
+- Batches (`submit_lines`): many lines of one seller; every line is authenticated first, then
+  the numbers are claimed one Paxos round per block, then the rows are written in groups, and
+  only then are results returned (the worker saves them).
+- A number claimed before with the same invoice hash is a repeat: the original answer, read back
+  by code. When the document is missing (an earlier attempt claimed and died before its rows),
+  the repeat writes the rows itself (storage/cassandra/invoices.py), whatever the state of the
+  seller's key today: a 200 or a `duplicate` always names a readable invoice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Protocol
 
+import orjson
 from prometheus_client import Counter
 
-from einvoice.errors import ErrorDetail
-from einvoice.invoice.authenticate import Authenticated, Authority, authenticate
+from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
+from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, authenticate
 from einvoice.invoice.model import Invoice
 from einvoice.registry.cache import Seller
-from storage.cassandra.invoices import Claim, InvoiceStore, NewInvoice
+from lookup.cache import CacheWriter
+from lookup.documents import invoice_document, utc_timestamp
+from signing.authority import token_claims
+from signing.canonical import canonical_invoice_bytes
+from storage.cassandra.batches import LineResult
+from storage.cassandra.claims import Claim
+from storage.cassandra.invoices import InvoiceStore, NewInvoice
 
 RULE_FAILURES = Counter("einvoice_rule_failures_total", "Invoice rule failures", ["code"])
+SUBMISSIONS = Counter(
+    "einvoice_submissions_total",
+    "Invoices submitted, by path and outcome",
+    ["path", "outcome"],  # realtime | batch; created | repeated | conflict | rejected
+)
+RECOVERED = Counter(
+    "einvoice_claims_recovered_total",
+    "Claims whose rows an earlier attempt never wrote, completed by a repeat",
+)
+
+# Lines authenticated between two yields to the event loop (a line takes about 0.1 ms).
+_LINES_PER_SLICE = 200
+
+NUMBER_USED = "INVOICE_NUMBER_USED"
+NUMBER_USED_MESSAGE = (
+    "another invoice was authenticated under this seller, template, symbol and number"
+)
+NOT_ACTIVE = "TAXPAYER_NOT_ACTIVE"
+NOT_ACTIVE_MESSAGE = "the taxpayer is not active (suspended, closed or unknown)"
+
+
+class SellerDirectory(Protocol):
+    """Where sellers and their keys come from (einvoice.registry.cache.RegistryCache)."""
+
+    async def seller(self, tax_code: str) -> Seller | None: ...
 
 
 @dataclass(frozen=True)
-class Submitted:
-    """What became of one invoice.
+class Answer:
+    """A real-time answer: 201 (authenticated now), 200 (the original answer) or 409."""
 
-    created   authenticated now (first time)
-    repeated  the same invoice was authenticated before: `claim` is the original answer
-    conflict  another invoice holds this business key: `claim` names it
-    rejected  rule or signature failures: `errors`
-    """
-
-    kind: Literal["created", "repeated", "conflict", "rejected"]
-    claim: Claim | None = None
-    errors: tuple[ErrorDetail, ...] = ()
-    invoice: Invoice | None = None
+    status: int
+    body: bytes
 
 
-async def submit_invoice(
-    raw_invoice: Any,
-    signature: Any,
-    *,
-    seller: Seller,
-    authority: Authority,
-    store: InvoiceStore,
-    now: dt.datetime,
-    source: str,
-) -> Submitted:
-    outcome = authenticate(
-        raw_invoice,
-        signature,
-        keys_for_seller=lambda _: seller.keys,
-        authority=authority,
-        now=now,
-    )
-    if not isinstance(outcome, Authenticated):
-        invoice = outcome.invoice
-        if invoice is not None:
-            earlier = await store.claim_of(
-                invoice["seller"]["tax_code"],
-                invoice["template"],
-                invoice["symbol"],
-                invoice["number"],
+@dataclass(frozen=True)
+class _Original:
+    """The answer of an invoice authenticated before."""
+
+    code: str
+    invoice_hash: str
+    token: str
+    authenticated_at: dt.datetime
+
+
+class Submissions:
+    def __init__(
+        self,
+        *,
+        authority: Authority,
+        invoices: InvoiceStore,
+        registry_cache: SellerDirectory,
+        cache: CacheWriter | None = None,
+        recovery_grace_s: float = 7.0,
+    ) -> None:
+        self.authority = authority
+        self.invoices = invoices
+        self.registry_cache = registry_cache
+        self.cache = cache
+        # How long after a claim its own attempt may still be writing its rows (at most the
+        # Cassandra request timeout, plus a margin): a repeat waits that long before it writes
+        # them itself, so that the answer the first attempt gives is the one stored.
+        self.recovery_grace = dt.timedelta(seconds=recovery_grace_s)
+
+    async def submit(
+        self, *, tax_code: str, raw_invoice: Any, signature: Any, now: dt.datetime
+    ) -> Answer:
+        """One real-time submission by the business `tax_code`; raises for 403 and 422."""
+        claimed_seller = _seller_tax_code(raw_invoice)
+        if claimed_seller is not None and claimed_seller != tax_code:
+            raise Forbidden(
+                "a business submits only invoices it sells",
+                code="SELLER_MISMATCH",
+                field="/invoice/seller/tax_code",
             )
-            if earlier is not None and earlier.invoice_hash == outcome.invoice_hash:
-                # Accepted before (a key revoked since does not change that): the same answer.
-                return Submitted("repeated", earlier, invoice=invoice)
-        for error in outcome.errors:
-            RULE_FAILURES.labels(error.code).inc()
-        return Submitted("rejected", errors=tuple(outcome.errors), invoice=invoice)
-    stored = await store.store(_new_invoice(outcome, signature, seller.month_buckets, source), now)
-    if stored.created:
-        return Submitted("created", stored.claim, invoice=outcome.invoice)
-    if stored.claim.invoice_hash == outcome.invoice_hash:
-        return Submitted("repeated", stored.claim, invoice=outcome.invoice)
-    return Submitted("conflict", stored.claim, invoice=outcome.invoice)
+        seller = await self.registry_cache.seller(tax_code)
+        if seller is None or not seller.active:
+            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+        outcome = self._authenticate(raw_invoice, signature, seller, now)
+        if isinstance(outcome, Rejected):
+            earlier = await self._accepted_before(outcome, raw_invoice, signature, seller, now)
+            if earlier is None:
+                SUBMISSIONS.labels("realtime", "rejected").inc()
+                raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
+            SUBMISSIONS.labels("realtime", "repeated").inc()
+            return _answer(earlier[1], outcome.invoice, 200)
+        invoice = _new_invoice(outcome, signature, seller)
+        claimed = await self.invoices.claim(invoice, now)
+        if claimed.created:
+            await self.invoices.write(invoice, now)
+            SUBMISSIONS.labels("realtime", "created").inc()
+            if self.cache is not None:
+                self.cache.write(claimed.claim.code, _document(invoice))
+            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
+            return _answer(original, outcome.invoice, 201)
+        if claimed.claim.invoice_hash != invoice.invoice_hash:
+            SUBMISSIONS.labels("realtime", "conflict").inc()
+            return _conflict(claimed.claim)
+        SUBMISSIONS.labels("realtime", "repeated").inc()
+        original = await self._original(claimed.claim, invoice, now)
+        return _answer(original, outcome.invoice, 200)
+
+    async def submit_lines(
+        self,
+        *,
+        batch_id: uuid.UUID,
+        seller_tax_code: str,
+        lines: Sequence[tuple[int, bytes]],
+        now: dt.datetime,
+    ) -> list[LineResult]:
+        """Results for (index, NDJSON line) of one batch, once every authenticated line's rows
+        are written. Lines were checked for shape and seller when the batch was accepted."""
+        seller = await self.registry_cache.seller(seller_tax_code)
+        if seller is None or not seller.active:
+            error = ErrorDetail(NOT_ACTIVE, NOT_ACTIVE_MESSAGE)
+            return [_rejected(index, [error]) for index, _ in lines]
+        results: dict[int, LineResult] = {}
+        accepted: list[tuple[int, NewInvoice]] = []
+        rejected: list[tuple[int, Rejected, Any, Any]] = []
+        for count, (index, line) in enumerate(lines, 1):
+            submission: Any = orjson.loads(line)
+            raw_invoice, signature = submission.get("invoice"), submission.get("signature")
+            outcome = self._authenticate(raw_invoice, signature, seller, now)
+            if isinstance(outcome, Rejected):
+                rejected.append((index, outcome, raw_invoice, signature))
+            else:
+                invoice = _new_invoice(outcome, signature, seller, batch_id=batch_id, line=index)
+                accepted.append((index, invoice))
+            if count % _LINES_PER_SLICE == 0:
+                await asyncio.sleep(0)  # other tasks (the worker's lease renewal) get a turn
+
+        outcomes = await self.invoices.claim_all([invoice for _, invoice in accepted], now)
+        created = [
+            (index, invoice)
+            for (index, invoice), outcome in zip(accepted, outcomes, strict=True)
+            if outcome.created
+        ]
+        await self.invoices.write_all([invoice for _, invoice in created], now)
+        tokens = {invoice.code: invoice.token for _, invoice in created}
+        for index, invoice in created:
+            results[index] = LineResult(index, "authenticated", invoice.code, invoice.token)
+
+        async def repeat(index: int, claim: Claim, invoice: NewInvoice) -> None:
+            if claim.invoice_hash != invoice.invoice_hash:
+                results[index] = _line_conflict(index, claim)
+                return
+            token = tokens.get(claim.code)  # a line repeated within this run
+            if token is None:
+                token = (await self._original(claim, invoice, now)).token
+            mine = claim.made_by(batch_id, index)  # this line, in an earlier run of the batch
+            results[index] = LineResult(
+                index, "authenticated" if mine else "duplicate", claim.code, token
+            )
+
+        async def check_rejected(index: int, outcome: Rejected, raw: Any, signature: Any) -> None:
+            earlier = await self._accepted_before(outcome, raw, signature, seller, now)
+            if earlier is None:
+                results[index] = _rejected(index, outcome.errors)
+                return
+            claim, original = earlier
+            mine = claim.made_by(batch_id, index)
+            results[index] = LineResult(
+                index, "authenticated" if mine else "duplicate", original.code, original.token
+            )
+
+        await _bounded(
+            [
+                repeat(index, outcome.claim, invoice)
+                for (index, invoice), outcome in zip(accepted, outcomes, strict=True)
+                if not outcome.created
+            ]
+            + [check_rejected(*item) for item in rejected]
+        )
+        for result in results.values():
+            SUBMISSIONS.labels("batch", _batch_outcome(result)).inc()
+        return [results[index] for index, _ in lines]
+
+    def _authenticate(
+        self, raw_invoice: Any, signature: Any, seller: Seller, now: dt.datetime
+    ) -> Authenticated | Rejected:
+        outcome = authenticate(
+            raw_invoice,
+            signature,
+            keys_for_seller=lambda _: seller.keys,
+            authority=self.authority,
+            now=now,
+        )
+        if isinstance(outcome, Rejected):
+            for error in outcome.errors:
+                RULE_FAILURES.labels(error.code).inc()
+        return outcome
+
+    async def _accepted_before(
+        self,
+        outcome: Rejected,
+        raw_invoice: Any,
+        signature: Any,
+        seller: Seller,
+        now: dt.datetime,
+    ) -> tuple[Claim, _Original] | None:
+        """The original answer when this very invoice was authenticated before (a key revoked
+        since does not change that); None when it never was."""
+        invoice = outcome.invoice
+        if invoice is None or outcome.invoice_hash is None:
+            return None
+        claim = await self.invoices.claim_of(
+            invoice["seller"]["tax_code"], invoice["template"], invoice["symbol"], invoice["number"]
+        )
+        if claim is None or claim.invoice_hash != outcome.invoice_hash:
+            return None
+        canonical = canonical_invoice_bytes(raw_invoice)
+        stand_in = NewInvoice(
+            code=claim.code,
+            seller_tax_code=invoice["seller"]["tax_code"],
+            template=invoice["template"],
+            symbol=invoice["symbol"],
+            number=invoice["number"],
+            issued_date=dt.date.fromisoformat(invoice["issued_date"]),
+            buyer_tax_code=(invoice.get("buyer") or {}).get("tax_code"),
+            total_payable=Decimal(invoice["totals"]["total_payable"]),
+            invoice_hash=claim.invoice_hash,
+            canonical=canonical,
+            invoice=invoice,
+            seller_signature=signature if isinstance(signature, str) else "",
+            token="",
+            authenticated_at=claim.authenticated_at,
+            month_buckets=seller.month_buckets,
+        )
+        return claim, await self._original(claim, stand_in, now)
+
+    async def _original(self, claim: Claim, invoice: NewInvoice, now: dt.datetime) -> _Original:
+        """The stored answer of `claim`. When its rows are missing and the claim is older than the
+        recovery grace (its own attempt died or gave up), they are written now from this same
+        invoice (`invoice`, same hash) with the claim's code, time and a token signed again."""
+        stored = await self.invoices.by_code(claim.code)
+        pause = 0.01
+        while (
+            stored is None
+            and dt.datetime.now(dt.UTC) < claim.authenticated_at + self.recovery_grace
+        ):
+            await asyncio.sleep(pause)  # the claim's own attempt may still be writing
+            pause = min(pause * 2, 0.25)
+            stored = await self.invoices.by_code(claim.code)
+        if stored is not None:
+            return _Original(
+                stored.code, stored.invoice_hash, stored.token, stored.authenticated_at
+            )
+        iat = int(claim.authenticated_at.timestamp())
+        claims = token_claims(
+            invoice.invoice, code=claim.code, invoice_hash=claim.invoice_hash, iat=iat
+        )
+        token = self.authority.keyring.sign_token(claims, deterministic=True)
+        recovered = dataclasses.replace(
+            invoice,
+            code=claim.code,
+            token=token,
+            authenticated_at=claim.authenticated_at,
+            batch_id=claim.batch_id,
+            line=claim.line,
+        )
+        await self.invoices.write(recovered, now, recovering=True)
+        RECOVERED.inc()
+        return _Original(claim.code, claim.invoice_hash, token, claim.authenticated_at)
+
+
+def number_used(existing_code: str) -> ErrorDetail:
+    """The error of an invoice under a number another invoice holds (409, or a batch line)."""
+    return ErrorDetail(NUMBER_USED, f"{NUMBER_USED_MESSAGE}: {existing_code}", "/invoice/number")
 
 
 def _new_invoice(
-    outcome: Authenticated, signature: str, month_buckets: int, source: str
+    outcome: Authenticated,
+    signature: str,
+    seller: Seller,
+    *,
+    batch_id: uuid.UUID | None = None,
+    line: int | None = None,
 ) -> NewInvoice:
     invoice = outcome.invoice
     return NewInvoice(
@@ -87,14 +328,83 @@ def _new_invoice(
         symbol=invoice["symbol"],
         number=invoice["number"],
         issued_date=dt.date.fromisoformat(invoice["issued_date"]),
-        buyer_tax_code=invoice.get("buyer", {}).get("tax_code"),
-        currency=invoice.get("currency", "VND"),
+        buyer_tax_code=(invoice.get("buyer") or {}).get("tax_code"),
         total_payable=Decimal(invoice["totals"]["total_payable"]),
         invoice_hash=outcome.invoice_hash,
         canonical=outcome.canonical,
+        invoice=invoice,
         seller_signature=signature,
         token=outcome.token,
         authenticated_at=outcome.authenticated_at,
-        month_buckets=month_buckets,
-        source=source,
+        month_buckets=seller.month_buckets,
+        batch_id=batch_id,
+        line=line,
     )
+
+
+def _document(invoice: NewInvoice) -> dict[str, Any]:
+    return invoice_document(
+        code=invoice.code,
+        invoice=dict(invoice.invoice),
+        invoice_hash=invoice.invoice_hash,
+        status="authenticated",
+        authenticated_at=invoice.authenticated_at,
+        token=invoice.token,
+        seller_signature=invoice.seller_signature,
+    )
+
+
+def _answer(original: _Original, invoice: Invoice | None, status: int) -> Answer:
+    symbol = invoice["symbol"] if invoice is not None else ""
+    body = {
+        "code": original.code,
+        "coded": symbol.startswith("C"),
+        "authenticated_at": utc_timestamp(original.authenticated_at),
+        "invoice_hash": original.invoice_hash,
+        "token": original.token,
+    }
+    return Answer(status, orjson.dumps(body))
+
+
+def _conflict(existing: Claim) -> Answer:
+    body = {
+        "errors": [number_used(existing.code).as_json()],
+        "existing": {"code": existing.code, "invoice_hash": existing.invoice_hash},
+    }
+    return Answer(409, orjson.dumps(body))
+
+
+def _line_conflict(index: int, existing: Claim) -> LineResult:
+    errors = orjson.dumps([number_used(existing.code).as_json()]).decode()
+    return LineResult(index, "rejected", existing.code, None, errors)
+
+
+def _rejected(index: int, errors: Sequence[ErrorDetail]) -> LineResult:
+    return LineResult(
+        index, "rejected", errors=orjson.dumps([error.as_json() for error in errors]).decode()
+    )
+
+
+def _batch_outcome(result: LineResult) -> str:
+    if result.status == "authenticated":
+        return "created"
+    if result.status == "duplicate":
+        return "repeated"
+    return "conflict" if result.code else "rejected"
+
+
+def _seller_tax_code(raw_invoice: Any) -> str | None:
+    seller = raw_invoice.get("seller") if isinstance(raw_invoice, dict) else None
+    tax_code = seller.get("tax_code") if isinstance(seller, dict) else None
+    return tax_code if isinstance(tax_code, str) else None
+
+
+async def _bounded(work: list[Any], limit: int = 64) -> None:
+    """Await coroutines with at most `limit` running at once."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coroutine: Any) -> None:
+        async with semaphore:
+            await coroutine
+
+    await asyncio.gather(*(one(coroutine) for coroutine in work))

@@ -1,12 +1,22 @@
 """`einvoice worker`: takes batches from the queue and authenticates their invoices.
 
-Each line goes through the same code as a real-time submission (einvoice/submission.py), with
-`source = "batch:<id>:<line>"`, so a redelivered batch recognises the claims its own earlier run
-made. Lines that already have a result are skipped; results are saved as the batch advances. Many
-lines are in flight at once (async Cassandra statements), so one process keeps one core busy.
+Lines go through the same use case as a real-time submission (einvoice/submission.py), a step of
+LINES_PER_STEP lines at a time: all authenticated, their numbers claimed one Paxos round per
+block, their rows written in grouped batches, then their results saved. A claim records its batch
+and line, so a redelivered batch recognises the claims its own earlier run made. Lines that
+already have a result are skipped.
 Messages of a worker that died are taken over after EINVOICE_BATCH_CLAIM_IDLE_S (XAUTOCLAIM);
-when Redis has lost the stream, the worker recreates it and re-queues every batch Cassandra says
-is not completed.
+a live worker renews its hold on the message it processes, so its batch is never taken from it
+(ingest/lease.py). When Redis has lost the stream, the worker recreates it and re-queues every
+batch Cassandra says is not completed (one already marked failed is just acknowledged).
+
+Only SIGTERM/SIGINT end the loop. A backend outage (ingest/outage.py) in any step of it, the
+processing of a batch included, is logged and waited out (backoff up to 5 s) and counts nothing
+against the batch; its message stays pending and is taken up again after the claim idle time.
+Anything else a batch's processing raises counts a failed attempt (`einvoice:<ns>:attempts` in
+Redis, so every worker sees it); the message stays pending and is retried, by whichever worker
+claims it, after the claim idle time. At EINVOICE_BATCH_MAX_ATTEMPTS the batch is marked `failed`
+in Cassandra and its message acknowledged. A worker killed mid-batch counts no attempt.
 """
 
 from __future__ import annotations
@@ -20,10 +30,10 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TypeVar
 
-import orjson
 import redis.asyncio as redis
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -31,26 +41,32 @@ from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
 from einvoice.memory import settle_after_startup
-from einvoice.registry.cache import RegistryCache, Seller
-from einvoice.submission import Submitted, submit_invoice
+from einvoice.registry.cache import RegistryCache
+from einvoice.submission import Submissions
+from ingest.lease import holding
+from ingest.outage import Backoff, is_outage
 from ingest.queue import BatchQueue
 from lookup.redis_client import create_redis
 from signing.authority import check_code_prefix
-from storage.cassandra.batches import BatchStore, LineResult
+from storage.cassandra.batches import BatchStore
+from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
+from storage.cassandra.row_writer import RowWriter
 from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Batches accepted this long ago and never started were probably not queued (Redis refused the
 # message when the API stored them): they are queued again. Redelivery is harmless.
 RESCAN_AFTER = dt.timedelta(minutes=2)
 RESCAN_EVERY_S = 120.0
-LINES_IN_FLIGHT = 64
-SAVE_EVERY = 500
+# Lines taken together: their claims go one Paxos round per block of 1,000 numbers, their rows
+# and results in grouped batches; results are saved after each step.
+LINES_PER_STEP = 2000
 
 LINES = Counter("einvoice_batch_lines_total", "Batch lines processed", ["status"])
 STAGE_SECONDS = Histogram(
@@ -64,6 +80,25 @@ QUEUE_PENDING = Gauge(
     "einvoice_batch_consumer_lag", "Batches delivered to workers and not yet acknowledged"
 )
 OLDEST_AGE = Gauge("einvoice_batch_oldest_age_seconds", "Age of the oldest unfinished batch")
+ATTEMPTS_FAILED = Counter(
+    "einvoice_batch_attempts_failed_total",
+    "Attempts at processing a batch that raised (outages not counted)",
+)
+BATCHES_FAILED = Counter(
+    "einvoice_batch_failed_total",
+    "Batches marked failed after EINVOICE_BATCH_MAX_ATTEMPTS, by the last attempt's error",
+    ["error"],
+)
+BACKEND_WAITS = Counter(
+    "einvoice_batch_backend_unavailable_total",
+    "Steps of the worker's loop that met an unavailable backend and were retried",
+    ["step"],
+)
+LOOP_ERRORS = Counter(
+    "einvoice_batch_loop_errors_total",
+    "Unexpected errors in the worker's loop outside a batch's processing, retried",
+    ["step"],
+)
 
 
 class Worker:
@@ -71,13 +106,17 @@ class Worker:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = asyncio.Event()
+        self.rescan_every_s = RESCAN_EVERY_S
+        self._backoff = Backoff()
+        self._troubled = False  # a step of this round of the loop failed
+        self._queue_checked = False  # the stream and its group are known to exist
+        self._requeue_all = False  # the group was just created: queue every unfinished batch
 
     async def run(self) -> None:
         async with AsyncExitStack() as stack:
-            cassandra = await asyncio.to_thread(connect_cassandra, self.settings)
+            cassandra = await self._when_up("cassandra", self._connect_cassandra)
             stack.push_async_callback(asyncio.to_thread, cassandra.close)
-            await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
-            pool = await create_pool(self.settings)
+            pool = await self._when_up("postgres", lambda: create_pool(self.settings))
             stack.push_async_callback(pool.close)
             cache = RegistryCache(Registry(pool))
             listener = RegistryListener(self.settings, cache.on_change, cache.clear)
@@ -89,51 +128,163 @@ class Worker:
                 load_keyring, self.settings.authority_keys_dir, self.settings.authority_active_kid
             )
             self.authority = Authority(keyring, check_code_prefix(self.settings.code_prefix))
-            self.invoices = await asyncio.to_thread(InvoiceStore, cassandra.session)
-            self.batches = await asyncio.to_thread(BatchStore, cassandra.session)
+            self.writer = RowWriter(cassandra.session)
+            self.invoices = await asyncio.to_thread(InvoiceStore, cassandra.session, self.writer)
+            self.batches = await asyncio.to_thread(BatchStore, cassandra.session, self.writer)
             self.cache = cache
-            self.queue = BatchQueue(client)
+            self.submissions = Submissions(
+                authority=self.authority,
+                invoices=self.invoices,
+                registry_cache=cache,
+                recovery_grace_s=self.settings.cassandra_request_timeout_s + 2,
+            )
+            self.queue = BatchQueue(client, self.settings.cassandra_keyspace)
             settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
             await self._loop()
 
-    async def _loop(self) -> None:
-        await self._ensure_queue()
-        next_rescan = time.monotonic() + RESCAN_EVERY_S
-        while not self.stopping.is_set():
+    async def _connect_cassandra(self) -> CassandraClient:
+        cassandra = await asyncio.to_thread(connect_cassandra, self.settings)
+        try:
+            await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
+        except BaseException:
+            await asyncio.to_thread(cassandra.close)
+            raise
+        return cassandra
+
+    async def _when_up(self, backend: str, connect: Callable[[], Awaitable[T]]) -> T:
+        """`connect()`, again after a wait for as long as the backend is unavailable: a worker
+        started during an outage waits for the backend instead of exiting."""
+        backoff = Backoff()
+        while True:
             try:
-                if time.monotonic() >= next_rescan:
-                    next_rescan = time.monotonic() + RESCAN_EVERY_S
-                    cutoff = dt.datetime.now(dt.UTC) - RESCAN_AFTER
-                    for batch_id in await asyncio.to_thread(self.batches.unfinished, cutoff):
-                        await self.queue.enqueue(batch_id)
+                return await connect()
+            except Exception as error:
+                if not is_outage(error) or self.stopping.is_set():
+                    raise
+                log.warning("%s unavailable at start-up (%s); waiting", backend, error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), backoff.next())
+
+    async def _loop(self) -> None:
+        next_rescan = time.monotonic() + self.rescan_every_s
+        while not self.stopping.is_set():
+            self._troubled = False
+            async with self._surviving("ensure_queue"):
+                await self._ensure_queue()
+            if self._troubled:
+                continue
+            if time.monotonic() >= next_rescan:
+                async with self._surviving("rescan"):
+                    await self._rescan()
+                    next_rescan = time.monotonic() + self.rescan_every_s
+            messages: list[tuple[str, uuid.UUID]] = []
+            async with self._surviving("read"):
                 idle_ms = int(self.settings.batch_claim_idle_s * 1000)
                 messages = await self.queue.claim_stale(self.name, idle_ms)
                 if not messages:
                     messages = await self.queue.next(self.name, block_ms=1000)
+            async with self._surviving("stats"):
                 depth, pending, age = await self.queue.stats()
                 QUEUE_DEPTH.set(depth)
                 QUEUE_PENDING.set(pending)
                 OLDEST_AGE.set(age)
-                for message_id, batch_id in messages:
-                    await self.process(batch_id)
-                    await self.queue.done(message_id)
-            except redis.ResponseError as error:
-                if "NOGROUP" not in str(error):
-                    raise
+            for message_id, batch_id in messages:
+                await self._attempt(message_id, batch_id)
+            if not self._troubled:
+                self._backoff.reset()
+
+    @contextlib.asynccontextmanager
+    async def _surviving(self, step: str) -> AsyncIterator[None]:
+        """Run one step of the loop: whatever it raises is logged and waited out, never more."""
+        try:
+            yield
+        except Exception as error:
+            self._troubled = True
+            if isinstance(error, redis.ResponseError) and "NOGROUP" in str(error):
                 log.warning("the batch stream is gone (Redis lost it?); recovering")
-                await self._ensure_queue()
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.warning("Redis unavailable (%s); retrying", error)
-                await asyncio.sleep(1)
+                self._queue_checked = False
+                return
+            if is_outage(error):
+                BACKEND_WAITS.labels(step).inc()
+                log.warning("%s: a backend is unavailable (%r); retrying", step, error)
+            else:
+                LOOP_ERRORS.labels(step).inc()
+                log.exception("%s failed; retrying", step)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), self._backoff.next())
 
     async def _ensure_queue(self) -> None:
-        if await self.queue.ensure_group():
-            # A new stream: whatever it held is lost, so queue every unfinished batch again.
-            unfinished = await asyncio.to_thread(self.batches.unfinished)
-            for batch_id in unfinished:
-                await self.queue.enqueue(batch_id)
-            if unfinished:
-                log.info("re-queued %d unfinished batches", len(unfinished))
+        if not self._queue_checked:
+            # A new stream: whatever it held is lost, so queue every unfinished batch again. The
+            # flag outlives a failure of that scan, so it is retried until it has been done.
+            if await self.queue.ensure_group():
+                self._requeue_all = True
+            self._queue_checked = True
+        if self._requeue_all:
+            queued = 0
+            for batch_id in await asyncio.to_thread(self.batches.unfinished):
+                queued += await self.queue.enqueue(batch_id)
+            self._requeue_all = False
+            if queued:
+                log.info("re-queued %d unfinished batches", queued)
+
+    async def _rescan(self) -> None:
+        cutoff = dt.datetime.now(dt.UTC) - RESCAN_AFTER
+        queued = 0
+        for batch_id in await asyncio.to_thread(self.batches.unfinished, cutoff):
+            queued += await self.queue.enqueue(batch_id)  # not when it is queued already
+        if queued:
+            log.info("queued %d batches accepted before %s and never started", queued, cutoff)
+
+    async def _attempt(self, message_id: str, batch_id: uuid.UUID) -> None:
+        """Process one message, holding it meanwhile; acknowledge it once the batch is done."""
+        renew_every_s = self.settings.batch_claim_idle_s / 3
+        try:
+            async with holding(self.queue, self.name, message_id, batch_id, renew_every_s):
+                batch = await self.batches.get(batch_id)
+                # Marked failed already (queued again by a recovery): nothing more to do.
+                if batch is None or batch.status != "failed":
+                    await self.process(batch_id)
+        except Exception as error:
+            if not is_outage(error):
+                await self._failed_attempt(message_id, batch_id, error)
+                return
+            self._troubled = True
+            BACKEND_WAITS.labels("process").inc()
+            log.warning("batch %s: a backend is unavailable (%r); left for later", batch_id, error)
+            await self._pause()
+            return
+        async with self._surviving("done"):
+            await self.queue.done(message_id, batch_id)
+
+    async def _failed_attempt(self, message_id: str, batch_id: uuid.UUID, error: Exception) -> None:
+        ATTEMPTS_FAILED.inc()
+        limit = self.settings.batch_max_attempts
+        async with self._surviving("count_attempt"):
+            attempts = await self.queue.failed_attempt(batch_id)
+            if attempts < limit:
+                log.warning(
+                    "batch %s: attempt %d of %d failed; retried after %g s",
+                    batch_id,
+                    attempts,
+                    limit,
+                    self.settings.batch_claim_idle_s,
+                    exc_info=error,
+                )
+                return
+            await self.batches.mark_failed(batch_id)
+            BATCHES_FAILED.labels(type(error).__name__).inc()
+            log.error(
+                "batch %s: marked failed after %d failed attempts; the last one raised %r",
+                batch_id,
+                attempts,
+                error,
+                exc_info=error,
+            )
+            await self.queue.done(message_id, batch_id)
 
     async def process(self, batch_id: uuid.UUID) -> None:
         stage = time.perf_counter()
@@ -151,19 +302,19 @@ class Worker:
         lines = await self.batches.lines(batch_id)
         done = {result.line for result in await self.batches.all_results(batch_id)}
         lap("load")
-        seller = await self.cache.seller(batch.seller_tax_code)
         pending = [index for index in range(len(lines)) if index not in done]
-        limit = asyncio.Semaphore(LINES_IN_FLIGHT)
-
-        async def one(index: int) -> LineResult:
-            async with limit:
-                return await self._line(batch_id, index, lines[index], seller)
-
-        for start in range(0, len(pending), SAVE_EVERY):
-            part = pending[start : start + SAVE_EVERY]
-            results = await asyncio.gather(*(one(index) for index in part))
+        for start in range(0, len(pending), LINES_PER_STEP):
+            part = pending[start : start + LINES_PER_STEP]
+            results = await self.submissions.submit_lines(
+                batch_id=batch_id,
+                seller_tax_code=batch.seller_tax_code,
+                lines=[(index, lines[index]) for index in part],
+                now=dt.datetime.now(dt.UTC),
+            )
+            for result in results:
+                LINES.labels(result.status).inc()
             lap("authenticate")
-            await self.batches.save_results(batch_id, list(results))
+            await self.batches.save_results(batch_id, results)
             lap("save_results")
         final = await self.batches.all_results(batch_id)
         counts = dict.fromkeys(("authenticated", "rejected", "duplicate"), 0)
@@ -173,57 +324,6 @@ class Worker:
             batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
         )
         lap("complete")
-
-    async def _line(
-        self, batch_id: uuid.UUID, index: int, line: bytes, seller: Seller | None
-    ) -> LineResult:
-        if seller is None or not seller.active:
-            return _rejected(index, [("TAXPAYER_NOT_ACTIVE", "the seller is not active", None)])
-        submission: Any = orjson.loads(line)  # checked when the batch was accepted
-        source = f"batch:{batch_id}:{index}"
-        result = await submit_invoice(
-            submission.get("invoice"),
-            submission.get("signature"),
-            seller=seller,
-            authority=self.authority,
-            store=self.invoices,
-            now=dt.datetime.now(dt.UTC),
-            source=source,
-        )
-        line_result = _line_result(index, result, source)
-        LINES.labels(line_result.status).inc()
-        return line_result
-
-
-def _line_result(index: int, result: Submitted, source: str) -> LineResult:
-    if result.kind == "rejected":
-        return _rejected(index, [(e.code, e.message, e.field) for e in result.errors])
-    claim = result.claim
-    assert claim is not None
-    if result.kind == "conflict":
-        problem = (
-            "INVOICE_NUMBER_USED",
-            f"another invoice holds this number: {claim.code}",
-            "/invoice/number",
-        )
-        return LineResult(
-            index, "rejected", claim.code, None, orjson.dumps([_error(*problem)]).decode()
-        )
-    # The first authentication of this invoice, here or in an earlier run of this same line.
-    mine = result.kind == "created" or claim.source == source
-    return LineResult(index, "authenticated" if mine else "duplicate", claim.code, claim.token)
-
-
-def _rejected(index: int, problems: list[tuple[str, str, str | None]]) -> LineResult:
-    errors = [_error(*problem) for problem in problems]
-    return LineResult(index, "rejected", errors=orjson.dumps(errors).decode())
-
-
-def _error(code: str, message: str, field: str | None) -> dict[str, str]:
-    error = {"code": code, "message": message}
-    if field is not None:
-        error["field"] = field
-    return error
 
 
 def run(settings: Settings) -> int:

@@ -111,7 +111,7 @@ async def _sample_queue(
     settings: Settings, process: subprocess.Popen[bytes]
 ) -> list[tuple[float, int, float]]:
     client = create_redis(settings)
-    queue = BatchQueue(client)
+    queue = BatchQueue(client, settings.cassandra_keyspace)
     samples: list[tuple[float, int, float]] = []
     started = time.monotonic()
     try:

@@ -12,6 +12,7 @@ characters, so the separator occurs nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -73,15 +74,55 @@ class CachedDocument:
         return cls(json, seller.decode(), buyer.decode() or None)
 
 
-async def write_through(client: redis.Redis, code: str, document: dict[str, Any]) -> None:
+class CacheWriter:
+    """One per process: real-time answers written through to the cache without waiting for it.
+
+    `write` returns at once; the entries wait while a pipeline is in flight and the next pipeline
+    takes all of them (one Redis round trip for many submissions under load, none waited for by
+    the answer). Best effort, like every cache write: a failure is counted and logged, and the
+    lookup reads Cassandra instead.
+    """
+
+    MAX_PIPELINE = 256
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._waiting: list[tuple[str, bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def write(self, code: str, document: dict[str, Any]) -> None:
+        self._waiting.append((code_key(code), CachedDocument.of(document).encode()))
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._send_waiting())
+
+    async def drain(self) -> None:
+        """Wait until every entry handed over so far is sent (tests, shutdown)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _send_waiting(self) -> None:
+        try:
+            await asyncio.sleep(0)  # entries of this same loop iteration join the first pipeline
+            while self._waiting:
+                entries = self._waiting[: self.MAX_PIPELINE]
+                del self._waiting[: self.MAX_PIPELINE]
+                await _write_entries(self.client, entries)
+        finally:
+            self._task = None
+
+
+async def _write_entries(client: redis.Redis, entries: list[tuple[str, bytes]]) -> None:
     try:
-        await client.set(code_key(code), CachedDocument.of(document).encode(), ex=CACHE_TTL_S)
+        async with client.pipeline(transaction=False) as pipe:
+            for key, value in entries:
+                pipe.set(key, value, ex=CACHE_TTL_S)
+            await pipe.execute()
     except redis.RedisError as error:
-        CACHE_WRITES.labels("error").inc()
+        CACHE_WRITES.labels("error").inc(len(entries))
         CACHE_UP.set(0)
-        log.warning("lookup cache write failed for %s: %s", code, error)
+        log.warning("lookup cache write of %d entries failed: %s", len(entries), error)
         return
-    CACHE_WRITES.labels("ok").inc()
+    CACHE_WRITES.labels("ok").inc(len(entries))
 
 
 async def invalidate(client: redis.Redis, code: str) -> None:

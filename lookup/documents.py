@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
+from storage.cassandra.invoices import StoredInvoice
 
 
 def utc_timestamp(moment: dt.datetime) -> str:
@@ -37,15 +37,15 @@ def invoice_document(
     }
 
 
-def document_from_row(row: dict[str, Any]) -> dict[str, Any]:
+def document_from_stored(stored: StoredInvoice) -> dict[str, Any]:
     return invoice_document(
-        code=row["code"],
-        invoice=orjson.loads(row["invoice"]),
-        invoice_hash=row["invoice_hash"],
-        status=row["status"],
-        authenticated_at=row["authenticated_at"],
-        token=row["authority_token"],
-        seller_signature=row["seller_signature"],
+        code=stored.code,
+        invoice=stored.invoice,
+        invoice_hash=stored.invoice_hash,
+        status=stored.status,
+        authenticated_at=stored.authenticated_at,
+        token=stored.token,
+        seller_signature=stored.seller_signature,
     )
 
 

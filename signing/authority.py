@@ -31,6 +31,30 @@ def new_code(prefix: str) -> str:
     return prefix + secrets.token_hex(16).upper()
 
 
+def token_claims(
+    invoice: Mapping[str, Any], *, code: str, invoice_hash: str, iat: int
+) -> dict[str, Any]:
+    """The claims of the token that authenticates `invoice`, in the order they are signed.
+
+    The one definition: the reference path signs these, the compiled core writes the same members
+    in the same order (core/src/lib.rs), and storage rebuilds a stored token's payload from them.
+    """
+    totals = invoice["totals"]
+    return {
+        "code": code,
+        "seller_tax_code": invoice["seller"]["tax_code"],
+        "template": invoice["template"],
+        "symbol": invoice["symbol"],
+        "number": invoice["number"],
+        "issued_date": invoice["issued_date"],
+        "total_payable": totals["total_payable"],
+        "tax_amount": totals["tax_amount"],
+        "invoice_hash": invoice_hash,
+        "coded": invoice["symbol"][0] == "C",
+        "iat": iat,
+    }
+
+
 def generate_private_key_pem() -> bytes:
     """A new ES256 (P-256) private key, PKCS#8 PEM, for `einvoice authority-key generate`."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -82,10 +106,13 @@ class AuthorityKeyRing:
     def __repr__(self) -> str:
         return f"AuthorityKeyRing(active={self.active.kid!r}, kids={sorted(self.keys)!r})"
 
-    def sign_token(self, claims: Mapping[str, Any]) -> str:
+    def sign_token(self, claims: Mapping[str, Any], *, deterministic: bool = False) -> str:
+        """A compact JWS of `claims`. `deterministic` (ES256 per RFC 6979, and EdDSA): the same
+        claims always give the same token, so two processes that sign the same answer again
+        independently agree on it (storage/cassandra/invoices.py, recovering a crashed write)."""
         key = self.active
         signing_input = key.header_b64 + b"." + jws.b64url_encode(orjson.dumps(claims))
-        signature = jws.sign(key.alg, key.private_key, signing_input)
+        signature = jws.sign(key.alg, key.private_key, signing_input, deterministic=deterministic)
         return (signing_input + b"." + jws.b64url_encode(signature)).decode("ascii")
 
     def verify_token(self, token: str) -> dict[str, Any] | None:

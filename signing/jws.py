@@ -30,6 +30,8 @@ _PKCS1 = padding.PKCS1v15()
 # RFC 7518 3.5: PS256 uses MGF1 with SHA-256 and a salt as long as the hash.
 _PSS = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=32)
 _ECDSA = ec.ECDSA(_SHA256)
+# RFC 6979: the same key and input always give the same signature.
+_ECDSA_DETERMINISTIC = ec.ECDSA(_SHA256, deterministic_signing=True)
 
 
 class JwsError(ValueError):
@@ -80,9 +82,11 @@ def verify(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> 
     return True
 
 
-def sign(alg: str, key: PrivateKey, signing_input: bytes) -> bytes:
+def sign(alg: str, key: PrivateKey, signing_input: bytes, *, deterministic: bool = False) -> bytes:
+    """`deterministic`: ES256 per RFC 6979 (EdDSA always is; PS256 never is)."""
     if alg == "ES256" and isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(signing_input, _ECDSA))
+        scheme = _ECDSA_DETERMINISTIC if deterministic else _ECDSA
+        r, s = decode_dss_signature(key.sign(signing_input, scheme))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg == "RS256" and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(signing_input, _PKCS1, _SHA256)

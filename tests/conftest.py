@@ -15,6 +15,8 @@ import pytest
 from einvoice import stack
 from einvoice.authority_keys import generate_key_file
 from einvoice.config import Settings, get_settings
+from ingest.queue import BatchQueue
+from lookup.redis_client import create_redis
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.postgres.pool import connect as connect_postgres
@@ -40,7 +42,8 @@ def stack_up(base_settings: Settings) -> None:
 
 @pytest.fixture(scope="session")
 def settings(base_settings: Settings, stack_up: None) -> Iterator[Settings]:
-    """Settings of this test session: its own keyspace and database, migrated, dropped after."""
+    """Settings of this test session: its own keyspace and database, migrated, dropped after
+    (with the session's batch queue keys in Redis)."""
     suffix = uuid.uuid4().hex[:10]
     session_settings = base_settings.model_copy(
         update={
@@ -55,6 +58,7 @@ def settings(base_settings: Settings, stack_up: None) -> Iterator[Settings]:
     finally:
         _drop_keyspace(session_settings, session_settings.cassandra_keyspace)
         asyncio.run(_drop_database(base_settings, session_settings.postgres_database))
+        asyncio.run(_delete_queue_keys(session_settings))
 
 
 async def _create_database(settings: Settings, name: str) -> None:
@@ -63,6 +67,15 @@ async def _create_database(settings: Settings, name: str) -> None:
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
+
+
+async def _delete_queue_keys(settings: Settings) -> None:
+    """The session's batch queue in the shared Redis (its keys are named from the keyspace)."""
+    client = create_redis(settings)
+    try:
+        await BatchQueue(client, settings.cassandra_keyspace).delete_keys()
+    finally:
+        await client.aclose()
 
 
 async def _drop_database(settings: Settings, name: str) -> None:

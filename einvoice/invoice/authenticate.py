@@ -25,7 +25,7 @@ from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import Invoice
 from einvoice.invoice.rules import check_invoice, parse_date
 from einvoice.invoice.structure import parse_invoice
-from signing.authority import AuthorityKeyRing, new_code
+from signing.authority import AuthorityKeyRing, new_code, token_claims
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import SellerKey, verify_seller_signature
 
@@ -120,20 +120,7 @@ def authenticate_reference(
         return Rejected(errors, invoice, digest)
     code = new_code(authority.code_prefix)
     coded = invoice["symbol"][0] == "C"
-    totals = invoice["totals"]
     token = authority.keyring.sign_token(
-        {
-            "code": code,
-            "seller_tax_code": seller_tax_code,
-            "template": invoice["template"],
-            "symbol": invoice["symbol"],
-            "number": invoice["number"],
-            "issued_date": invoice["issued_date"],
-            "total_payable": totals["total_payable"],
-            "tax_amount": totals["tax_amount"],
-            "invoice_hash": digest,
-            "coded": coded,
-            "iat": int(now.timestamp()),
-        }
+        token_claims(invoice, code=code, invoice_hash=digest, iat=int(now.timestamp()))
     )
     return Authenticated(invoice, canonical, digest, code, coded, token, now)

@@ -3,6 +3,8 @@
 A batch is written as its chunks first (about 1 MB of NDJSON each, compressed), then its row in
 `batches`: a batch row exists only once all its lines are durable. Results are one row per line,
 written once per line by whichever worker processes it; writing one again changes nothing.
+A batch's status goes `accepted` -> `processing` -> `completed`, or `failed` when the workers gave
+up on it after EINVOICE_BATCH_MAX_ATTEMPTS (`completed_at` then says when; why is in their log).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from cassandra.cluster import Session
 from cassandra.query import SimpleStatement
 
 from storage.cassandra.bridge import execute
+from storage.cassandra.row_writer import Row, RowWriter
 
 CHUNK_BYTES = 1024 * 1024
-WRITE_CONCURRENCY = 64
+_RESULT_ROW_BYTES = 80  # a result row beside its token and errors
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,10 @@ def chunked(lines: list[bytes]) -> Iterator[tuple[int, list[bytes]]]:
 
 
 class BatchStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, writer: RowWriter | None = None) -> None:
         self.session = session
+        # The process's grouped writer (results); one of its own when the caller has none.
+        self.writer = writer or RowWriter(session)
         self._chunk = session.prepare(
             "INSERT INTO batch_chunks (batch_id, chunk, first_line, data) VALUES (?, ?, ?, ?)"
         )
@@ -77,6 +82,9 @@ class BatchStore:
         self._complete = session.prepare(
             "UPDATE batches SET status = 'completed', completed_at = ?, authenticated = ?, "
             "rejected = ?, duplicates = ? WHERE batch_id = ?"
+        )
+        self._failed = session.prepare(
+            "UPDATE batches SET status = 'failed', completed_at = ? WHERE batch_id = ?"
         )
         self._result = session.prepare(
             "INSERT INTO batch_results (batch_id, line, status, code, authority_token, errors) "
@@ -138,25 +146,32 @@ class BatchStore:
             (dt.datetime.now(dt.UTC), authenticated, rejected, duplicates, batch_id),
         )
 
+    async def mark_failed(self, batch_id: uuid.UUID) -> None:
+        """The batch could not be processed (the worker's log says why); it is not retried."""
+        await execute(self.session, self._failed, (dt.datetime.now(dt.UTC), batch_id))
+
     async def save_results(self, batch_id: uuid.UUID, results: list[LineResult]) -> None:
-        limit = asyncio.Semaphore(WRITE_CONCURRENCY)
-
-        async def one(result: LineResult) -> None:
-            async with limit:
-                await execute(
-                    self.session,
-                    self._result,
-                    (
-                        batch_id,
-                        result.line,
-                        result.status,
-                        result.code,
-                        result.token,
-                        result.errors,
-                    ),
-                )
-
-        await asyncio.gather(*(one(result) for result in results))
+        """Results of one batch: single-partition batches through the grouped writer."""
+        await self.writer.write_many(
+            [
+                [
+                    Row(
+                        self._result,
+                        (
+                            batch_id,
+                            result.line,
+                            result.status,
+                            result.code,
+                            result.token,
+                            result.errors,
+                        ),
+                        len(result.token or "") + len(result.errors or "") + _RESULT_ROW_BYTES,
+                    )
+                ]
+                for result in results
+            ],
+            group=batch_id,
+        )
 
     async def results(
         self, batch_id: uuid.UUID, from_line: int = 0, limit: int = 1000
@@ -180,14 +195,14 @@ class BatchStore:
                 return found
 
     def unfinished(self, accepted_before: dt.datetime | None = None) -> list[uuid.UUID]:
-        """Blocking: ids of batches not completed (a full scan; batches live 90 days). With
-        `accepted_before`: only those never started and received before that time."""
+        """Blocking: ids of batches neither completed nor failed (a full scan; batches live 90
+        days). With `accepted_before`: only those never started and received before that time."""
         statement = SimpleStatement(
             "SELECT batch_id, status, received_at FROM batches", fetch_size=1000
         )
         rows: Any = self.session.execute(statement)
         if accepted_before is None:
-            return [row["batch_id"] for row in rows if row["status"] != "completed"]
+            return [row["batch_id"] for row in rows if row["status"] not in ("completed", "failed")]
         cutoff = accepted_before.replace(tzinfo=None)  # the driver returns naive UTC
         return [
             row["batch_id"]

@@ -2,64 +2,61 @@
 the seller-by-month index. One implementation for the real-time path and the batch workers.
 
 Order of writes, and why it is safe to crash between any two:
-1. The claim (`invoice_claims`, a lightweight transaction, INSERT IF NOT EXISTS) records the
-   business key (seller, template, symbol, number) with the code, hash, token and time of the
-   first answer. Exactly one submission wins it; it is the one decision point.
-2. The invoice by code and its index row are plain upserts of values fixed by the claim, so
-   writing them again gives the same rows. A retry of the same invoice (same hash) finds the claim,
-   writes them again (completing a crashed attempt) and answers with the claim's original answer.
-A client only learns a code after step 2, so no code anyone holds is ever missing its invoice.
-Claims are written only with LWT and the other tables never with it (mixing both on the same rows
-is unsafe in Cassandra). No multi-partition batches: the rows go as concurrent statements.
+1. The claim (`invoice_claim_blocks`, storage/cassandra/claims.py: a lightweight transaction,
+   grouped by block) records the business key with the code, hash and time of the first answer.
+   Exactly one submission wins a number; it is the one decision point.
+2. The invoice by code (`invoice_documents`) and its index row are plain upserts of values fixed
+   by the claim, sent through the process's grouped writer (storage/cassandra/row_writer.py).
+3. Only then does anyone learn the code: the real-time answer, or the batch line's result.
+A crash between 1 and 2 leaves a claim whose rows are missing, and no client holds its code. The
+next submission of the same invoice (same hash) finds the claim, sees the document missing and
+writes the rows itself (`write(..., recovering=True)`), with a token signed again for the
+claim's code and time: deterministic (RFC 6979), so two processes recovering the same claim
+write the same token. Recovery rows are written with the claim's time minus 1 µs as their write
+timestamp and the first attempt's rows with the claim's time, so when a slow first attempt and a
+recovery race, the first attempt's token (the one its caller is answered with) is what stays.
+Claims are written only with lightweight transactions and the other tables never with them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
-import zlib
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
-from prometheus_client import Histogram
 
+from storage.cassandra import documents
 from storage.cassandra.bridge import execute
+from storage.cassandra.claims import Claim, ClaimOutcome, ClaimRequest, ClaimStore
+from storage.cassandra.row_writer import Row, RowWriter
 
 RETENTION_YEARS = 10
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+# About what an index row adds to a batch, beside the document's own bytes.
+_INDEX_ROW_BYTES = 120
+_DOCUMENT_ROW_OVERHEAD = 60
 
-WRITE_SECONDS = Histogram(
-    "einvoice_cassandra_write_seconds",
-    "Latency of Cassandra statements on the submission path",
-    ["statement"],
-    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
-)
-
-_CLAIM = """
-INSERT INTO invoice_claims (seller_tax_code, template, symbol, number, code, invoice_hash,
-    claimed_at, authority_token, authenticated_at, source)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?
-"""
-_BY_CODE = """
-INSERT INTO invoices_by_code (code, seller_tax_code, template, symbol, number, issued_date,
-    buyer_tax_code, currency, total_payable, invoice_hash, status, authenticated_at, invoice,
-    seller_signature, authority_token)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated', ?, ?, ?, ?) USING TTL ?
+_DOCUMENT = """
+INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status)
+VALUES (?, ?, ?, ?, 'authenticated') USING TTL ? AND TIMESTAMP ?
 """
 _BY_SELLER_MONTH = """
 INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code, template,
     symbol, number, buyer_tax_code, total_payable, status)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
 """
-_CLAIM_BY_KEY = """
-SELECT code, invoice_hash, authority_token, authenticated_at, source FROM invoice_claims
-WHERE seller_tax_code = ? AND template = ? AND symbol = ? AND number = ?
+_DOCUMENT_SELECT = """
+SELECT document, token_signature, authenticated_at, status FROM invoice_documents WHERE code = ?
 """
-_BY_CODE_SELECT = "SELECT * FROM invoices_by_code WHERE code = ?"
+_DOCUMENT_EXISTS = "SELECT status FROM invoice_documents WHERE code = ?"
 _SELLER_MONTH_PAGE = """
 SELECT issued_date, code, template, symbol, number, buyer_tax_code, total_payable, status
 FROM invoices_by_seller_month
@@ -79,34 +76,45 @@ class NewInvoice:
     number: int
     issued_date: dt.date
     buyer_tax_code: str | None
-    currency: str
     total_payable: Decimal
     invoice_hash: str
     canonical: bytes
+    invoice: Mapping[str, Any]  # the parsed canonical invoice
     seller_signature: str
     token: str
     authenticated_at: dt.datetime
     # The seller's bucket count for its month partitions (taxpayers.month_buckets).
     month_buckets: int = 1
-    # Who claims it: "realtime", or "batch:<batch id>:<line>" (a redelivered line knows its own).
-    source: str = "realtime"
+    # The batch line that submits it; None in real time (a redelivered line knows its own claim).
+    batch_id: uuid.UUID | None = None
+    line: int | None = None
+
+    def claim_request(self, now: dt.datetime) -> ClaimRequest:
+        return ClaimRequest(
+            self.seller_tax_code,
+            self.template,
+            self.symbol,
+            self.number,
+            self.code,
+            self.invoice_hash,
+            self.authenticated_at,
+            ttl_seconds(self.issued_date, now),
+            self.batch_id,
+            self.line,
+        )
 
 
 @dataclass(frozen=True)
-class Claim:
+class StoredInvoice:
+    """An invoice as read back by its code."""
+
     code: str
+    status: str
+    authenticated_at: dt.datetime
     invoice_hash: str
     token: str
-    authenticated_at: dt.datetime
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """`created` for the first authentication; else the claim that was there already."""
-
-    created: bool
-    claim: Claim
+    seller_signature: str
+    invoice: dict[str, Any]
 
 
 def ttl_seconds(issued: dt.date, now: dt.datetime) -> int:
@@ -122,65 +130,134 @@ def month_bucket(code: str, buckets: int = 1) -> int:
     return int(code[-8:], 16) % buckets
 
 
+def write_timestamp(moment: dt.datetime) -> int:
+    """Cassandra's write timestamp (microseconds since the epoch) of a moment."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
 class InvoiceStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, writer: RowWriter) -> None:
         self.session = session
-        self._claim: PreparedStatement = session.prepare(_CLAIM)
-        self._by_code: PreparedStatement = session.prepare(_BY_CODE)
+        self.writer = writer
+        self.claims = ClaimStore(session)
+        self._document: PreparedStatement = session.prepare(_DOCUMENT)
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
-        self._claim_by_key: PreparedStatement = session.prepare(_CLAIM_BY_KEY)
-        self._by_code_select: PreparedStatement = session.prepare(_BY_CODE_SELECT)
+        self._document_select: PreparedStatement = session.prepare(_DOCUMENT_SELECT)
+        self._document_exists: PreparedStatement = session.prepare(_DOCUMENT_EXISTS)
         self._seller_month_page: PreparedStatement = session.prepare(_SELLER_MONTH_PAGE)
 
-    async def store(self, invoice: NewInvoice, now: dt.datetime) -> Outcome:
-        """Claim the business key and write the rows; a retry completes and gets the original."""
-        ttl = ttl_seconds(invoice.issued_date, now)
-        started = time.perf_counter()
-        result = await execute(
-            self.session,
-            self._claim,
-            (
-                invoice.seller_tax_code,
-                invoice.template,
-                invoice.symbol,
-                invoice.number,
-                invoice.code,
-                invoice.invoice_hash,
-                now,
-                invoice.token,
-                invoice.authenticated_at,
-                invoice.source,
-                ttl,
-            ),
-        )
-        WRITE_SECONDS.labels("claim").observe(time.perf_counter() - started)
-        if result.was_applied:
-            claim = Claim(
-                invoice.code, invoice.invoice_hash, invoice.token, invoice.authenticated_at
-            )
-            await self._write_rows(invoice, claim, ttl)
-            return Outcome(created=True, claim=claim)
-        claim = _claim_from(result.current_rows[0])
-        if claim.invoice_hash == invoice.invoice_hash:
-            await self._write_rows(invoice, claim, ttl)  # completes an interrupted first attempt
-        return Outcome(created=False, claim=claim)
+    async def claim(self, invoice: NewInvoice, now: dt.datetime) -> ClaimOutcome:
+        """Claim one invoice's number (grouped with this process's waiting claims of its block)."""
+        return await self.claims.claim(invoice.claim_request(now))
+
+    async def claim_all(
+        self, invoices: Sequence[NewInvoice], now: dt.datetime, *, concurrency: int = 8
+    ) -> list[ClaimOutcome]:
+        """Claim many numbers, one Paxos round per block (plus one per contended round)."""
+        by_block: dict[tuple[str, str, str, int], list[int]] = {}
+        requests = [invoice.claim_request(now) for invoice in invoices]
+        for index, request in enumerate(requests):
+            by_block.setdefault(request.block, []).append(index)
+        outcomes: list[ClaimOutcome | None] = [None] * len(invoices)
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one_block(indexes: list[int]) -> None:
+            async with limit:
+                found = await self.claims.claim_group([requests[i] for i in indexes])
+            for index, outcome in zip(indexes, found, strict=True):
+                outcomes[index] = outcome
+
+        await asyncio.gather(*(one_block(indexes) for indexes in by_block.values()))
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def claim_of(
         self, seller_tax_code: str, template: str, symbol: str, number: int
     ) -> Claim | None:
-        result = await execute(
-            self.session, self._claim_by_key, (seller_tax_code, template, symbol, number)
-        )
-        return _claim_from(result.current_rows[0]) if result.current_rows else None
+        return await self.claims.claim_of(seller_tax_code, template, symbol, number)
 
-    async def by_code(self, code: str) -> dict[str, object] | None:
-        result = await execute(self.session, self._by_code_select, (code,))
+    def rows(self, invoice: NewInvoice, now: dt.datetime, *, recovering: bool = False) -> list[Row]:
+        """The document and index rows of a claimed invoice (values fixed by its claim)."""
+        ttl = ttl_seconds(invoice.issued_date, now)
+        stored = documents.encode(
+            canonical=invoice.canonical,
+            invoice=invoice.invoice,
+            seller_signature=invoice.seller_signature,
+            token=invoice.token,
+            code=invoice.code,
+            invoice_hash=invoice.invoice_hash,
+            authenticated_at=invoice.authenticated_at,
+        )
+        timestamp = write_timestamp(invoice.authenticated_at) - (1 if recovering else 0)
+        month = invoice.issued_date.year * 100 + invoice.issued_date.month
+        return [
+            Row(
+                self._document,
+                (
+                    documents.code_bytes(invoice.code),
+                    stored.document,
+                    stored.token_signature,
+                    invoice.authenticated_at,
+                    ttl,
+                    timestamp,
+                ),
+                len(stored.document) + len(stored.token_signature) + _DOCUMENT_ROW_OVERHEAD,
+            ),
+            Row(
+                self._by_seller_month,
+                (
+                    invoice.seller_tax_code,
+                    month,
+                    month_bucket(invoice.code, invoice.month_buckets),
+                    invoice.issued_date,
+                    invoice.code,
+                    invoice.template,
+                    invoice.symbol,
+                    invoice.number,
+                    invoice.buyer_tax_code,
+                    invoice.total_payable,
+                    ttl,
+                ),
+                _INDEX_ROW_BYTES,
+            ),
+        ]
+
+    async def write(
+        self, invoice: NewInvoice, now: dt.datetime, *, recovering: bool = False
+    ) -> None:
+        """Write a claimed invoice's rows; returns once they are acknowledged."""
+        await self.writer.write(self.rows(invoice, now, recovering=recovering))
+
+    async def write_all(self, invoices: Sequence[NewInvoice], now: dt.datetime) -> None:
+        await self.writer.write_many([self.rows(invoice, now) for invoice in invoices])
+
+    async def has_document(self, code: str) -> bool:
+        result = await execute(self.session, self._document_exists, (documents.code_bytes(code),))
+        return bool(result.current_rows)
+
+    async def by_code(self, code: str) -> StoredInvoice | None:
+        try:
+            key = documents.code_bytes(code)
+        except ValueError:
+            return None
+        result = await execute(self.session, self._document_select, (key,))
         if not result.current_rows:
             return None
-        row: dict[str, object] = result.current_rows[0]
-        if isinstance(row.get("invoice"), bytes):
-            row["invoice"] = zlib.decompress(row["invoice"])  # type: ignore[arg-type]
-        return row
+        row = result.current_rows[0]
+        authenticated_at: dt.datetime = row["authenticated_at"].replace(tzinfo=dt.UTC)
+        decoded = documents.decode(
+            row["document"], row["token_signature"], code=code, authenticated_at=authenticated_at
+        )
+        return StoredInvoice(
+            code=code,
+            status=row["status"],
+            authenticated_at=authenticated_at,
+            invoice_hash=decoded.invoice_hash,
+            token=decoded.token,
+            seller_signature=decoded.seller_signature,
+            invoice=decoded.invoice,
+        )
 
     async def seller_month(
         self,
@@ -207,59 +284,3 @@ class InvoiceStore:
             row["issued_date"] = row["issued_date"].date()  # the driver's Date -> datetime.date
         rows.sort(key=lambda row: (row["issued_date"], row["code"]), reverse=True)
         return rows[:limit]
-
-    async def _write_rows(self, invoice: NewInvoice, claim: Claim, ttl: int) -> None:
-        started = time.perf_counter()
-        month = invoice.issued_date.year * 100 + invoice.issued_date.month
-        await asyncio.gather(
-            execute(
-                self.session,
-                self._by_code,
-                (
-                    claim.code,
-                    invoice.seller_tax_code,
-                    invoice.template,
-                    invoice.symbol,
-                    invoice.number,
-                    invoice.issued_date,
-                    invoice.buyer_tax_code,
-                    invoice.currency,
-                    invoice.total_payable,
-                    claim.invoice_hash,
-                    claim.authenticated_at,
-                    # Level 1: most of zlib's gain on JSON for a fraction of its CPU.
-                    zlib.compress(invoice.canonical, 1),
-                    invoice.seller_signature,
-                    claim.token,
-                    ttl,
-                ),
-            ),
-            execute(
-                self.session,
-                self._by_seller_month,
-                (
-                    invoice.seller_tax_code,
-                    month,
-                    month_bucket(claim.code, invoice.month_buckets),
-                    invoice.issued_date,
-                    claim.code,
-                    invoice.template,
-                    invoice.symbol,
-                    invoice.number,
-                    invoice.buyer_tax_code,
-                    invoice.total_payable,
-                    ttl,
-                ),
-            ),
-        )
-        WRITE_SECONDS.labels("rows").observe(time.perf_counter() - started)
-
-
-def _claim_from(row: dict[str, object]) -> Claim:
-    return Claim(
-        str(row["code"]),
-        str(row["invoice_hash"]),
-        str(row["authority_token"]),
-        row["authenticated_at"],  # type: ignore[arg-type]
-        row.get("source"),  # type: ignore[arg-type]
-    )

@@ -4,6 +4,9 @@ Files live in storage/schema/cassandra: `snapshot.cql` (the whole schema at the 
 and `changes/NNNN_name.cql` (one additive step each). Each file declares its version in a
 `-- schema-version: N` header line. The applied version is recorded in the keyspace itself, in
 `schema_version`, one row per applied step. The service never runs DDL: `einvoice migrate` does.
+A change that must carry existing rows over has a data step (storage/cassandra/data_steps.py),
+run right after its CQL and before its version is recorded; an empty keyspace's snapshot needs
+none.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from cassandra.cluster import Session
 
+from storage.cassandra.data_steps import DATA_STEPS
 from storage.errors import SchemaError
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "cassandra"
@@ -143,6 +147,9 @@ def migrate(
     for step in steps:
         for statement in step.statements():
             session.execute(statement)
+        data_step = DATA_STEPS.get(step.version) if step.name != "snapshot" else None
+        if data_step is not None:
+            data_step(session)
         session.execute(
             "INSERT INTO schema_version (scope, version, name, applied_at) VALUES (%s, %s, %s, %s)",
             (_SCOPE, step.version, step.name, datetime.now(UTC)),

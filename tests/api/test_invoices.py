@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import zlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from lookup.redis_client import create_redis
 from signing import jws
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import sign_invoice
+from storage.cassandra import documents
 from storage.cassandra.client import CassandraClient
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
@@ -86,15 +87,25 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
     claims = orjson.loads(jwt.JWT(jwt=body["token"], key=key_set, expected_type="JWS").claims)
     assert claims["code"] == body["code"]
     assert claims["seller_tax_code"] == seller.tax_code
-    # Stored: the invoice by code (compressed canonical bytes), and in the lookup cache.
+    # Stored: the invoice by code (its compact document), and in the lookup cache.
     row = cassandra.session.execute(
-        "SELECT * FROM invoices_by_code WHERE code = %s", (body["code"],)
+        "SELECT * FROM invoice_documents WHERE code = %s", (bytes.fromhex(body["code"]),)
     ).one()
-    assert zlib.decompress(row["invoice"]) == canonical
-    assert row["authority_token"] == body["token"]
+    stored = documents.decode(
+        row["document"],
+        row["token_signature"],
+        code=body["code"],
+        authenticated_at=row["authenticated_at"],
+    )
+    assert stored.canonical == canonical
+    assert stored.token == body["token"]
     cache = create_redis(settings)
     try:
-        cached = await cache.get(code_key(body["code"]))
+        # Written through without the answer waiting for it: there within moments.
+        deadline = time.monotonic() + 10
+        while (cached := await cache.get(code_key(body["code"]))) is None:
+            assert time.monotonic() < deadline, "never written through to the cache"
+            await asyncio.sleep(0.05)
         assert isinstance(cached, bytes)
         entry = CachedDocument.decode(cached)
         assert entry.document["token"] == body["token"]

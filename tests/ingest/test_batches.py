@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,11 @@ import pytest
 
 from einvoice.config import Settings
 from einvoice.registry import admin
+from ingest.queue import BatchQueue
+from lookup.redis_client import create_redis
+from storage.cassandra.batches import BatchStore
+from storage.cassandra.bridge import execute
+from storage.cassandra.client import CassandraClient
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
@@ -49,7 +56,7 @@ async def wait_completed(
     deadline = time.monotonic() + timeout_s
     while True:
         status = (await http.get(f"/v1/batches/{batch_id}", headers=seller.headers)).json()
-        if status["status"] == "completed" or time.monotonic() > deadline:
+        if status["status"] in ("completed", "failed") or time.monotonic() > deadline:
             return status  # type: ignore[no-any-return]
         await asyncio.sleep(0.5)
 
@@ -212,16 +219,20 @@ async def test_whole_batch_problems_are_refused_up_front_with_the_line(
 async def test_a_batch_survives_redis_losing_its_stream(
     settings: Settings, http: httpx.AsyncClient, worker: ServerProcess
 ) -> None:
-    from lookup.redis_client import create_redis
-
     seller = await make_seller(settings)
     lines = [seller.submission(number=number) for number in range(1, 801)]
     accepted = await post_batch(http, seller, ndjson(lines))
     batch_id = accepted.json()["batch_id"]
-    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # lose the stream once the worker is on the batch
+        status = (await http.get(f"/v1/batches/{batch_id}", headers=seller.headers)).json()
+        if status["status"] != "accepted":
+            break
+        await asyncio.sleep(0.1)
     client = create_redis(settings)
     try:
-        await client.flushall()  # the stream, its group and the pending message are gone
+        # The stream, its group, the pending message and the record of queued batches are gone.
+        await BatchQueue(client, settings.cassandra_keyspace).delete_keys()
     finally:
         await client.aclose()
 
@@ -231,6 +242,49 @@ async def test_a_batch_survives_redis_losing_its_stream(
     assert status["status"] == "completed"
     assert [r["status"] for r in found] == ["authenticated"] * len(lines)
     assert len({r["code"] for r in found}) == len(lines)
+
+
+async def test_a_batch_that_always_fails_is_marked_failed_and_the_worker_carries_on(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    cassandra: CassandraClient,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    seller = await make_seller(settings)
+    broken = uuid.uuid1()
+    store = BatchStore(cassandra.session)
+    line = orjson.dumps(seller.submission(number=1))
+    await store.save(broken, seller.tax_code, "test", [line], dt.datetime.now(dt.UTC))
+    # Its stored lines cannot be decompressed any more: every attempt at it raises.
+    await execute(
+        cassandra.session,
+        "UPDATE batch_chunks SET data = %s WHERE batch_id = %s AND chunk = 0",
+        (b"not zlib", broken),
+    )
+    client = create_redis(settings)
+    try:
+        await BatchQueue(client, settings.cassandra_keyspace).enqueue(broken)
+    finally:
+        await client.aclose()
+    log_path = tmp_path / "worker.log"
+
+    with ServerProcess(
+        ["worker"], dict(worker_env, EINVOICE_BATCH_MAX_ATTEMPTS="2"), log_path
+    ) as worker:
+        before = await post_batch(http, seller, ndjson([seller.submission(number=2)]))
+        completed_before = await wait_completed(http, seller, before.json()["batch_id"])
+        failed = await wait_completed(http, seller, str(broken))
+        after = await post_batch(http, seller, ndjson([seller.submission(number=3)]))
+        completed_after = await wait_completed(http, seller, after.json()["batch_id"])
+        alive = worker.process.poll() is None
+    log = log_path.read_text(errors="replace")
+
+    assert failed["status"] == "failed"
+    assert completed_before["status"] == completed_after["status"] == "completed"
+    assert alive
+    assert f"batch {broken}: attempt 1 of 2 failed" in log
+    assert f"batch {broken}: marked failed after 2 failed attempts" in log
 
 
 async def test_batches_accepted_before_an_api_crash_are_not_lost(

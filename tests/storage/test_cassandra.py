@@ -16,29 +16,32 @@ from storage.cassandra.client import CassandraClient
 async def test_a_row_written_is_read_back(cassandra: CassandraClient) -> None:
     session = cassandra.session
     insert = session.prepare(
-        "INSERT INTO invoices_by_code (code, seller_tax_code, template, symbol, number, "
-        "issued_date, total_payable) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?"
+        "INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code, "
+        "number, total_payable) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?"
     )
-    select = session.prepare("SELECT * FROM invoices_by_code WHERE code = ?")
+    select = session.prepare(
+        "SELECT * FROM invoices_by_seller_month WHERE seller_tax_code = ? AND month = ? "
+        "AND bucket = ?"
+    )
     code = "00" + "AB" * 16
 
     await execute(
         session,
         insert,
-        (code, "0100233488", "1", "C25TAA", 42, dt.date(2025, 3, 1), Decimal("1100000"), 3600),
+        ("0100233488", 202503, 0, dt.date(2025, 3, 1), code, 42, Decimal("1100000"), 3600),
     )
-    result = await execute(session, select, (code,))
+    result = await execute(session, select, ("0100233488", 202503, 0))
 
     rows = result.current_rows
     assert len(rows) == 1
-    assert rows[0]["seller_tax_code"] == "0100233488"
+    assert rows[0]["code"] == code
     assert rows[0]["number"] == 42
     assert rows[0]["total_payable"] == Decimal("1100000")
 
 
 async def test_errors_from_the_server_reach_the_awaiting_task(cassandra: CassandraClient) -> None:
     with pytest.raises(InvalidRequest):
-        await execute(cassandra.session, "SELECT nope FROM invoices_by_code")
+        await execute(cassandra.session, "SELECT nope FROM invoice_documents")
 
 
 async def test_many_queries_in_flight_at_once_all_complete(cassandra: CassandraClient) -> None:
@@ -64,14 +67,14 @@ async def test_lightweight_transactions_report_whether_they_applied(
     cassandra: CassandraClient,
 ) -> None:
     claim = cassandra.session.prepare(
-        "INSERT INTO invoice_claims (seller_tax_code, template, symbol, number, code, "
-        "invoice_hash) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+        "INSERT INTO invoice_claim_blocks (seller_tax_code, template, symbol, block, number, "
+        "code, invoice_hash) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
     )
-    key = ("0314409058", "1", "C25TAA", 7)
+    key = ("0314409058", "1", "C25TAA", 0, 7)
 
-    first = await execute(cassandra.session, claim, (*key, "00" + "11" * 16, "hash-a"))
-    second = await execute(cassandra.session, claim, (*key, "00" + "22" * 16, "hash-b"))
+    first = await execute(cassandra.session, claim, (*key, b"\x11" * 17, b"a" * 32))
+    second = await execute(cassandra.session, claim, (*key, b"\x22" * 17, b"b" * 32))
 
     assert first.was_applied
     assert not second.was_applied
-    assert second.current_rows[0]["code"] == "00" + "11" * 16
+    assert second.current_rows[0]["code"] == b"\x11" * 17

@@ -1,0 +1,168 @@
+"""Baseline for real-time submissions: a raw loop of single-row lightweight transactions
+(prepared INSERT ... IF NOT EXISTS, one new row each, as the claim of one invoice) from one Python
+process with cassandra-driver, a fixed number in flight through execute_async callbacks.
+
+The rows go to a scratch table `bench_lwt_<random>` in the configured keyspace (so it has the
+keyspace's replication), created before and dropped after; the table is shaped like the claim
+table's key. Nothing of the service's own tables is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from cassandra.query import PreparedStatement
+
+from einvoice.config import Settings
+from storage.cassandra.client import CassandraClient, connect
+
+_CREATE = """
+CREATE TABLE {table} (
+    seller_tax_code text,
+    template text,
+    symbol text,
+    number bigint,
+    code text,
+    invoice_hash text,
+    claimed_at timestamp,
+    PRIMARY KEY ((seller_tax_code, template, symbol, number))
+)
+"""
+_INSERT = """
+INSERT INTO {table} (seller_tax_code, template, symbol, number, code, invoice_hash, claimed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS
+"""
+
+
+@dataclass
+class LwtResult:
+    seconds: float = 0.0
+    applied: int = 0
+    not_applied: int = 0
+    errors: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.applied / self.seconds if self.seconds else 0.0
+
+
+class _Loop:
+    """Keeps `in_flight` statements outstanding until the deadline: each answer (on the driver's
+    I/O thread) sends the next one, then the loop drains."""
+
+    def __init__(self, client: CassandraClient, insert: PreparedStatement, in_flight: int) -> None:
+        self.session = client.session
+        self.insert = insert
+        self.in_flight = in_flight
+        self.seller = f"bench{secrets.token_hex(4)}"
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.number = 0
+        self.active = 0
+        self.deadline = 0.0
+        self.result = LwtResult()
+
+    def run(self, seconds: float) -> LwtResult:
+        started = time.perf_counter()
+        self.deadline = time.monotonic() + seconds
+        for _ in range(self.in_flight):
+            self._send()
+        # Bounded, in case an answer never comes back (each statement times out on its own).
+        self.done.wait(seconds + 120)
+        self.result.seconds = time.perf_counter() - started
+        return self.result
+
+    def _send(self) -> None:
+        with self.lock:
+            self.number += 1
+            self.active += 1
+            number = self.number
+        values = (
+            self.seller,
+            "1",
+            "C25TAA",
+            number,
+            secrets.token_hex(16),
+            secrets.token_hex(32),
+            dt.datetime.now(dt.UTC),
+        )
+        began = time.perf_counter()
+        future = self.session.execute_async(self.insert, values)
+        future.add_callbacks(
+            self._answered, self._failed, callback_args=(began,), errback_args=(began,)
+        )
+
+    def _answered(self, rows: list[dict[str, Any]], began: float) -> None:
+        latency = time.perf_counter() - began
+        with self.lock:
+            self.result.latencies_s.append(latency)
+            if rows and rows[0].get("[applied]"):
+                self.result.applied += 1
+            else:
+                self.result.not_applied += 1
+        self._next()
+
+    def _failed(self, error: BaseException, began: float) -> None:
+        with self.lock:
+            self.result.errors += 1
+            self.result.first_error = self.result.first_error or repr(error)
+        self._next()
+
+    def _next(self) -> None:
+        if time.monotonic() < self.deadline:
+            self._send()
+            with self.lock:
+                self.active -= 1
+            return
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                self.done.set()
+
+
+class ScratchLwt:
+    """`with ScratchLwt(settings) as lwt: lwt.run(seconds, in_flight)`: the table lives as long as
+    the block, so only the loop itself falls inside the caller's measurement."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.table = f"{settings.cassandra_keyspace}.bench_lwt_{secrets.token_hex(4)}"
+        self.client: CassandraClient | None = None
+        self.insert: PreparedStatement | None = None
+
+    def __enter__(self) -> ScratchLwt:
+        self.client = connect(self.settings)
+        try:
+            self.client.session.execute(_CREATE.format(table=self.table), timeout=60)
+            self.insert = self.client.session.prepare(_INSERT.format(table=self.table))
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def run(self, seconds: float, in_flight: int) -> LwtResult:
+        assert self.client is not None
+        assert self.insert is not None
+        return _Loop(self.client, self.insert, in_flight).run(seconds)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.session.execute(f"DROP TABLE IF EXISTS {self.table}", timeout=60)
+        finally:
+            self.client.close()
+            self.client = None

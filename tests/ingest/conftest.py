@@ -1,0 +1,28 @@
+"""Fixtures of the ingest tests: a batch queue in a namespace of its own on the real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from einvoice.config import Settings
+from ingest.queue import BatchQueue
+from lookup.redis_client import create_redis
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[redis.Redis]:
+    client = create_redis(settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def queue(redis_client: redis.Redis) -> AsyncIterator[BatchQueue]:
+    """A queue no worker process reads (their namespace is the session's keyspace)."""
+    queue = BatchQueue(redis_client, f"test_queue_{uuid.uuid4().hex[:10]}")
+    yield queue
+    await queue.delete_keys()

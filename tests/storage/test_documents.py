@@ -1,0 +1,155 @@
+"""The compact stored form of an invoice (pure): it always gives back the very bytes issued."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from einvoice.invoice.samples import sample_invoice
+from signing.authority import AuthorityKeyRing, generate_private_key_pem, new_code, token_claims
+from signing.canonical import canonical_invoice_bytes, invoice_hash
+from storage.cassandra import documents
+
+RING = AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1")
+NOW = dt.datetime(2026, 11, 30, 8, 15, 42, 123456, tzinfo=dt.UTC)
+SELLER_SIGNATURE = "eyJhbGciOiJFUzI1NiIsImtpZCI6InNlbGxlci1lczI1NiJ9.." + "A" * 86
+
+
+def _encoded(
+    invoice: dict[str, Any], token: str | None = None, code: str | None = None
+) -> tuple[documents.StoredDocument, bytes, str, str]:
+    canonical = canonical_invoice_bytes(invoice)
+    digest = invoice_hash(canonical)
+    code = code or new_code("00")
+    token = token or RING.sign_token(
+        token_claims(invoice, code=code, invoice_hash=digest, iat=int(NOW.timestamp()))
+    )
+    stored = documents.encode(
+        canonical=canonical,
+        invoice=invoice,
+        seller_signature=SELLER_SIGNATURE,
+        token=token,
+        code=code,
+        invoice_hash=digest,
+        authenticated_at=NOW,
+    )
+    return stored, canonical, token, code
+
+
+def test_a_document_decodes_to_the_invoice_signature_and_token_as_issued() -> None:
+    invoice = sample_invoice()
+    stored, canonical, token, code = _encoded(invoice)
+
+    # As Cassandra gives it back: milliseconds, no time zone.
+    read_at = NOW.replace(tzinfo=None, microsecond=123000)
+    decoded = documents.decode(
+        stored.document, stored.token_signature, code=code, authenticated_at=read_at
+    )
+
+    assert decoded.canonical == canonical
+    assert decoded.invoice == invoice
+    assert decoded.invoice_hash == invoice_hash(canonical)
+    assert decoded.seller_signature == SELLER_SIGNATURE
+    assert decoded.token == token
+    assert RING.verify_token(decoded.token) is not None
+
+
+def test_the_token_payload_is_not_stored_when_the_invoice_rebuilds_it() -> None:
+    invoice = sample_invoice()
+    stored, _, _token, _ = _encoded(invoice)
+    other_claims = token_claims(invoice, code=new_code("00"), invoice_hash="0" * 64, iat=1)
+    kept, _, _, _ = _encoded(invoice, token=RING.sign_token({**other_claims, "extra": 1}))
+
+    # The rebuilt payload leaves only the signature (64 bytes) and a few header bytes.
+    assert len(stored.token_signature) == 64
+    assert len(kept.document) > len(stored.document) + 50  # its payload, deflated
+    assert len(stored.document) < len(canonical_invoice_bytes(invoice)) // 3
+
+
+def test_a_token_that_cannot_be_rebuilt_is_kept_whole() -> None:
+    invoice = sample_invoice()
+    code = new_code("00")
+    claims = token_claims(invoice, code=code, invoice_hash="f" * 64, iat=12)
+    token = RING.sign_token({**claims, "note": "issued by an older release"})
+    stored, _, _, _ = _encoded(invoice, token=token, code=code)
+
+    decoded = documents.decode(
+        stored.document, stored.token_signature, code=code, authenticated_at=NOW
+    )
+
+    assert decoded.token == token
+
+
+@pytest.mark.parametrize("pem_kind", ["ed25519", "rsa"])
+def test_tokens_of_other_authority_key_kinds_round_trip(pem_kind: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        if pem_kind == "ed25519"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    ring = AuthorityKeyRing.from_pems({"k": pem}, "k")
+    invoice = sample_invoice(number=77)
+    canonical = canonical_invoice_bytes(invoice)
+    code = new_code("1A")
+    token = ring.sign_token(
+        token_claims(invoice, code=code, invoice_hash=invoice_hash(canonical), iat=7)
+    )
+    at = dt.datetime.fromtimestamp(7.5, dt.UTC)
+    stored = documents.encode(
+        canonical=canonical,
+        invoice=invoice,
+        seller_signature=SELLER_SIGNATURE,
+        token=token,
+        code=code,
+        invoice_hash=invoice_hash(canonical),
+        authenticated_at=at,
+    )
+
+    decoded = documents.decode(
+        stored.document, stored.token_signature, code=code, authenticated_at=at
+    )
+
+    assert decoded.token == token
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    lines=st.integers(min_value=1, max_value=40),
+    number=st.integers(min_value=1, max_value=99_999_999),
+    buyer=st.one_of(st.none(), st.just("0314409058")),
+)
+def test_any_sample_shape_round_trips(lines: int, number: int, buyer: str | None) -> None:
+    invoice = sample_invoice(lines=lines, number=number, buyer_tax_code=buyer)
+    stored, canonical, token, code = _encoded(invoice)
+
+    decoded = documents.decode(
+        stored.document, stored.token_signature, code=code, authenticated_at=NOW
+    )
+
+    assert (decoded.canonical, decoded.token) == (canonical, token)
+
+
+def test_an_unknown_format_or_corrupt_document_is_an_error_not_a_guess() -> None:
+    stored, _, _, code = _encoded(sample_invoice())
+
+    with pytest.raises(documents.DocumentFormatError, match="unknown document format"):
+        documents.decode(b"\x02" + stored.document[1:], b"", code=code, authenticated_at=NOW)
+    with pytest.raises(documents.DocumentFormatError, match="corrupt"):
+        documents.decode(stored.document[:40], b"", code=code, authenticated_at=NOW)
+
+
+def test_codes_are_stored_as_their_17_bytes() -> None:
+    code = new_code("0A")
+
+    assert len(documents.code_bytes(code)) == 17
+    assert documents.code_text(documents.code_bytes(code)) == code
