@@ -86,6 +86,8 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
             listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
             listener.start()
             stack.push_async_callback(listener.stop)
+            cache_writer = CacheWriter(cache)
+            stack.push_async_callback(cache_writer.drain)  # before Redis closes
             log.info("clients ready: cassandra keyspace %s", cassandra.keyspace)
             settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
             yield {
@@ -105,7 +107,7 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
                         authority=authority,
                         invoices=invoices,
                         registry_cache=registry_cache,
-                        cache=CacheWriter(cache),
+                        cache=cache_writer,
                         recovery_grace_s=settings.cassandra_request_timeout_s + 2,
                     ),
                 )

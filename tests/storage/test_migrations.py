@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,13 @@ from typing import Any
 import pytest
 
 from einvoice.config import Settings
+from einvoice.invoice.samples import SELLER_TAX_CODE, sample_invoice
+from signing.authority import AuthorityKeyRing, generate_private_key_pem, new_code, token_claims
+from signing.canonical import canonical_invoice_bytes, invoice_hash
 from storage.cassandra import migrate as cassandra_migrate
 from storage.cassandra.client import CassandraClient
+from storage.cassandra.invoices import InvoiceStore
+from storage.cassandra.row_writer import RowWriter
 from storage.errors import SchemaError
 from storage.postgres import migrate as postgres_migrate
 from storage.postgres.pool import connect as connect_postgres
@@ -111,19 +118,7 @@ def test_a_keyspace_newer_than_the_code_is_refused(
 
 
 def _schema_folder_without_newest_change(tmp_path: Path) -> Path:
-    newest = cassandra_migrate.changes()[-1]
-    folder = tmp_path / "schema"
-    (folder / "changes").mkdir(parents=True)
-    for change in cassandra_migrate.changes()[:-1]:
-        (folder / "changes" / change.path.name).write_text(change.path.read_text())
-    # The previous release's snapshot: its changes, concatenated, at its version.
-    previous = newest.version - 1
-    body = "\n".join(
-        change.path.read_text().replace(f"-- schema-version: {change.version}", "")
-        for change in cassandra_migrate.changes()[:-1]
-    )
-    (folder / "snapshot.cql").write_text(f"-- schema-version: {previous}\n{body}")
-    return folder
+    return _schema_folder_up_to(tmp_path, cassandra_migrate.changes()[-1].version - 1)
 
 
 async def test_postgres_migration_is_idempotent(settings: Settings) -> None:
@@ -225,3 +220,98 @@ async def test_postgres_migrations_apply_to_an_empty_database(settings: Settings
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_version_4_invoices_and_claims_are_carried_into_the_compact_tables(
+    cassandra: CassandraClient, scratch_keyspaces: list[str], tmp_path: Path
+) -> None:
+    keyspace = _new_keyspace(scratch_keyspaces)
+    version_4 = _schema_folder_up_to(tmp_path, 4)
+    cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION, schema_dir=version_4)
+    ring = AuthorityKeyRing.from_pems({"old-1": generate_private_key_pem()}, "old-1")
+    invoice = sample_invoice(number=9)
+    canonical = canonical_invoice_bytes(invoice)
+    digest = invoice_hash(canonical)
+    code = new_code("00")
+    at = dt.datetime(2026, 11, 1, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    token = ring.sign_token(
+        token_claims(invoice, code=code, invoice_hash=digest, iat=int(at.timestamp()))
+    )
+    batch_id = uuid.uuid1()
+    session = cassandra.session
+    session.execute(
+        f"INSERT INTO {keyspace}.invoice_claims (seller_tax_code, template, symbol, number, code, "
+        "invoice_hash, claimed_at, authority_token, authenticated_at, source) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) IF NOT EXISTS USING TTL 86400",
+        (
+            SELLER_TAX_CODE,
+            "1",
+            invoice["symbol"],
+            9,
+            code,
+            digest,
+            at,
+            token,
+            at,
+            f"batch:{batch_id}:17",
+        ),
+    )
+    session.execute(
+        f"INSERT INTO {keyspace}.invoices_by_code (code, seller_tax_code, template, symbol, "
+        "number, issued_date, invoice_hash, status, authenticated_at, invoice, seller_signature, "
+        "authority_token) VALUES (%s, %s, %s, %s, %s, %s, %s, 'authenticated', %s, %s, %s, %s) "
+        "USING TTL 86400",
+        (
+            code,
+            SELLER_TAX_CODE,
+            "1",
+            invoice["symbol"],
+            9,
+            dt.date(2025, 6, 15),
+            digest,
+            at,
+            zlib.compress(canonical),
+            "eyJhbGciOiJFUzI1NiJ9..c2lnbmF0dXJl",
+            token,
+        ),
+    )
+
+    result = cassandra_migrate.migrate(session, keyspace, REPLICATION)
+
+    assert result.applied == ["0005_grouped_claims", "0006_retire_v4_invoice_tables"]
+    tables = session.cluster.metadata.keyspaces[keyspace].tables
+    assert "invoice_claims" not in tables
+    assert "invoices_by_code" not in tables
+    session.set_keyspace(keyspace)
+    try:
+        store = InvoiceStore(session, RowWriter(session))
+        claim = await store.claim_of(SELLER_TAX_CODE, "1", invoice["symbol"], 9)
+        stored = await store.by_code(code)
+        ttl = session.execute(
+            "SELECT TTL(document) AS ttl FROM invoice_documents WHERE code = %s",
+            (bytes.fromhex(code),),
+        ).one()["ttl"]
+    finally:
+        session.set_keyspace(cassandra.keyspace)
+    assert claim is not None
+    assert (claim.code, claim.invoice_hash, claim.authenticated_at) == (code, digest, at)
+    assert claim.made_by(batch_id, 17)
+    assert stored is not None
+    assert (stored.token, stored.invoice, stored.invoice_hash) == (token, invoice, digest)
+    assert stored.seller_signature == "eyJhbGciOiJFUzI1NiJ9..c2lnbmF0dXJl"
+    assert 0 < ttl <= 86400
+
+
+def _schema_folder_up_to(tmp_path: Path, version: int) -> Path:
+    """A schema folder as a release at `version` had it: its changes and their snapshot."""
+    kept = [change for change in cassandra_migrate.changes() if change.version <= version]
+    folder = tmp_path / f"schema-{version}"
+    (folder / "changes").mkdir(parents=True)
+    for change in kept:
+        (folder / "changes" / change.path.name).write_text(change.path.read_text())
+    body = "\n".join(
+        change.path.read_text().replace(f"-- schema-version: {change.version}", "")
+        for change in kept
+    )
+    (folder / "snapshot.cql").write_text(f"-- schema-version: {version}\n{body}")
+    return folder
