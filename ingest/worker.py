@@ -300,9 +300,12 @@ class Worker:
             return
         await self.batches.set_status(batch_id, "processing")
         lines = await self.batches.lines(batch_id)
-        done = {result.line for result in await self.batches.all_results(batch_id)}
+        done = {result.line: result for result in await self.batches.all_results(batch_id)}
         lap("load")
         pending = [index for index in range(len(lines)) if index not in done]
+        counts = dict.fromkeys(("authenticated", "rejected", "duplicate"), 0)
+        for result in done.values():
+            counts[result.status] += 1
         for start in range(0, len(pending), LINES_PER_STEP):
             part = pending[start : start + LINES_PER_STEP]
             results = await self.submissions.submit_lines(
@@ -313,13 +316,13 @@ class Worker:
             )
             for result in results:
                 LINES.labels(result.status).inc()
+                counts[result.status] += 1
             lap("authenticate")
             await self.batches.save_results(batch_id, results)
+            await self.batches.progress(
+                batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
+            )
             lap("save_results")
-        final = await self.batches.all_results(batch_id)
-        counts = dict.fromkeys(("authenticated", "rejected", "duplicate"), 0)
-        for result in final:
-            counts[result.status] += 1
         await self.batches.complete(
             batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
         )

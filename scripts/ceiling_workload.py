@@ -2,10 +2,10 @@
 and a pipeline that keeps a fixed number of statements in flight by chaining driver callbacks.
 
 Each worker process connects after it starts (multiprocessing's spawn), binds every statement of
-its share before the clock starts (that CPU is reported apart, as `build`), waits at a barrier
-with the others, then only assembles batches and sends. A claim is sent before the rows of its
-invoices, the rows before their batch results, as the service will; claim groups of one
-partition go one after another (concurrent Paxos rounds on one partition would contend).
+its share before the clock starts (that CPU is reported apart, as `build`), says it is ready,
+waits for the start signal, then only assembles batches and sends. A claim is sent before the
+rows of its invoices, the rows before their batch results, as the service will; claim groups of
+one partition go one after another (concurrent Paxos rounds on one partition would contend).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ SHAPES: dict[str, Shape] = {
         ),
         Shape(
             "realtime-grouped",
-            "real-time: 16 claims of a block in one conditional batch, rows by 50",
+            "real-time: 16 claims of a block in one conditional batch, rows by <= 50",
             16,
             "packed",
             50,
@@ -399,8 +399,11 @@ def _cpu_s() -> float:
     return times.user + times.system
 
 
-def worker(params: Params, settings: Settings, barrier: Any, reports: Any) -> None:
-    """One client process: connect, bind, wait for the others, write, report."""
+READY = "ready"  # what a worker puts on the queue when it waits for the start
+
+
+def worker(params: Params, settings: Settings, start: Any, reports: Any) -> None:
+    """One client process: connect, bind, say ready, wait for the start, write, report."""
     client = None
     try:
         client = connect(settings)
@@ -410,7 +413,9 @@ def worker(params: Params, settings: Settings, barrier: Any, reports: Any) -> No
         tasks = workload.tasks()
         build_cpu = _cpu_s() - started
         pipeline = Pipeline(client.session, params.in_flight)
-        barrier.wait(timeout=params.timeout_s)
+        reports.put(READY)
+        if not start.wait(params.timeout_s):
+            raise TimeoutError("no start signal")
         clock, cpu = time.perf_counter(), _cpu_s()
         pipeline.run(tasks, params.timeout_s)
         reports.put(
@@ -425,7 +430,6 @@ def worker(params: Params, settings: Settings, barrier: Any, reports: Any) -> No
             )
         )
     except BaseException as exc:
-        barrier.abort()
         detail = "".join(traceback.format_exception_only(exc)).strip()
         reports.put(WorkerReport(errors=1, first_error=f"worker {params.process}: {detail}"))
     finally:

@@ -79,6 +79,9 @@ class BatchStore:
         self._get = session.prepare("SELECT * FROM batches WHERE batch_id = ?")
         self._chunks = session.prepare("SELECT chunk, data FROM batch_chunks WHERE batch_id = ?")
         self._status = session.prepare("UPDATE batches SET status = ? WHERE batch_id = ?")
+        self._progress = session.prepare(
+            "UPDATE batches SET authenticated = ?, rejected = ?, duplicates = ? WHERE batch_id = ?"
+        )
         self._complete = session.prepare(
             "UPDATE batches SET status = 'completed', completed_at = ?, authenticated = ?, "
             "rejected = ?, duplicates = ? WHERE batch_id = ?"
@@ -136,6 +139,13 @@ class BatchStore:
 
     async def set_status(self, batch_id: uuid.UUID, status: str) -> None:
         await execute(self.session, self._status, (status, batch_id))
+
+    async def progress(
+        self, batch_id: uuid.UUID, authenticated: int, rejected: int, duplicates: int
+    ) -> None:
+        """The counts so far of a batch being processed (after each saved step), so that a
+        status poll reads one row, not every result."""
+        await execute(self.session, self._progress, (authenticated, rejected, duplicates, batch_id))
 
     async def complete(
         self, batch_id: uuid.UUID, authenticated: int, rejected: int, duplicates: int
