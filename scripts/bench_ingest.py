@@ -11,7 +11,7 @@ measures the ceiling, then starts `einvoice serve` and --workers `einvoice worke
 `scripts/start` does), posts the invoices as batches of 10,000 and times until every batch is
 completed; it reads /proc for the CPU each process used.
 
-    .venv/bin/python scripts/bench_ingest.py [--invoices 20000] [--workers 2]
+    .venv/bin/python scripts/bench_ingest.py [--invoices 20000] [--workers <cores>]
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def main() -> int:
     parser.add_argument("--invoices", type=int, default=20_000)
     parser.add_argument("--ceiling-invoices", type=int, default=20_000)
     parser.add_argument("--ceiling-processes", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
+    # As many as scripts/start runs: one per core.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
     settings = get_settings()
