@@ -54,11 +54,31 @@ class Row:
     size: int  # about how many bytes it adds to a batch
 
 
+class _Waiter:
+    """One caller's wait for its units: resolved when all are acknowledged, or at the first
+    failure. One future per caller, not per unit: a batch step hands over thousands of units."""
+
+    __slots__ = ("future", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
+        self.future = future
+        self.remaining = remaining
+
+    def acknowledged(self) -> None:
+        self.remaining -= 1
+        if not self.remaining and not self.future.done():
+            self.future.set_result(None)
+
+    def failed(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
 @dataclass
 class _Unit:
     rows: Sequence[Row]
     size: int
-    done: asyncio.Future[None]
+    waiter: _Waiter
 
 
 @dataclass
@@ -86,19 +106,23 @@ class RowWriter:
 
     async def write(self, rows: Sequence[Row], group: Hashable = None) -> None:
         """Write `rows` (one unit, one batch); returns once they are acknowledged."""
-        if not rows:
+        await self.write_many([rows], group)
+
+    async def write_many(self, units: Sequence[Sequence[Row]], group: Hashable = None) -> None:
+        """Write several units (each in one batch); returns once all are acknowledged, or raises
+        the first error."""
+        units = [rows for rows in units if rows]
+        if not units:
             return
         loop = asyncio.get_running_loop()
-        unit = _Unit(rows, sum(row.size for row in rows), loop.create_future())
-        self._queues.setdefault(group, _Queue()).units.append(unit)
+        waiter = _Waiter(loop.create_future(), len(units))
+        queue = self._queues.setdefault(group, _Queue()).units
+        for rows in units:
+            queue.append(_Unit(rows, sum(row.size for row in rows), waiter))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._send_waiting)  # rows of this same iteration go together
-        await unit.done
-
-    async def write_many(self, units: Sequence[Sequence[Row]], group: Hashable = None) -> None:
-        """Write several units; returns once all are acknowledged (the first error is raised)."""
-        await asyncio.gather(*(self.write(rows, group) for rows in units))
+        await waiter.future
 
     def _send_waiting(self) -> None:
         self._scheduled = False
@@ -142,12 +166,10 @@ class RowWriter:
                 await execute(self.session, batch)
         except Exception as error:  # handed to every writer of the batch
             for unit in units:
-                if not unit.done.done():
-                    unit.done.set_exception(error)
+                unit.waiter.failed(error)
         else:
             for unit in units:
-                if not unit.done.done():
-                    unit.done.set_result(None)
+                unit.waiter.acknowledged()
         finally:
             self._in_flight -= 1
             if self._queues and not self._scheduled:
