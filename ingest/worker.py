@@ -30,6 +30,7 @@ import signal
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
@@ -48,7 +49,7 @@ from ingest.outage import Backoff, is_outage
 from ingest.queue import BatchQueue
 from lookup.redis_client import create_redis
 from signing.authority import check_code_prefix
-from storage.cassandra.batches import BatchStore
+from storage.cassandra.batches import BatchStore, LineResult
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
@@ -67,6 +68,7 @@ RESCAN_EVERY_S = 120.0
 # Lines taken together: their claims go one Paxos round per block of 1,000 numbers, their rows
 # and results in grouped batches; results are saved after each step.
 LINES_PER_STEP = 2000
+STEPS_IN_FLIGHT = 2
 
 LINES = Counter("einvoice_batch_lines_total", "Batch lines processed", ["status"])
 STAGE_SECONDS = Histogram(
@@ -306,23 +308,43 @@ class Worker:
         counts = dict.fromkeys(("authenticated", "rejected", "duplicate"), 0)
         for result in done.values():
             counts[result.status] += 1
-        for start in range(0, len(pending), LINES_PER_STEP):
-            part = pending[start : start + LINES_PER_STEP]
+
+        async def step(part: list[int]) -> list[LineResult]:
+            started = time.perf_counter()
             results = await self.submissions.submit_lines(
                 batch_id=batch_id,
                 seller_tax_code=batch.seller_tax_code,
                 lines=[(index, lines[index]) for index in part],
                 now=dt.datetime.now(dt.UTC),
             )
-            for result in results:
+            saving = time.perf_counter()
+            STAGE_SECONDS.labels("authenticate").observe(saving - started)
+            await self.batches.save_results(batch_id, results)
+            STAGE_SECONDS.labels("save_results").observe(time.perf_counter() - saving)
+            return results
+
+        # Two steps in flight: the next step's lines are authenticated (CPU) while this one's
+        # claims and rows are on their way to Cassandra, so a worker keeps its core busy.
+        async def finish(task: asyncio.Task[list[LineResult]]) -> None:
+            for result in await task:
                 LINES.labels(result.status).inc()
                 counts[result.status] += 1
-            lap("authenticate")
-            await self.batches.save_results(batch_id, results)
             await self.batches.progress(
                 batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
             )
-            lap("save_results")
+
+        steps: deque[asyncio.Task[list[LineResult]]] = deque()
+        try:
+            for start in range(0, len(pending), LINES_PER_STEP):
+                steps.append(asyncio.ensure_future(step(pending[start : start + LINES_PER_STEP])))
+                if len(steps) == STEPS_IN_FLIGHT:
+                    await finish(steps.popleft())
+            while steps:
+                await finish(steps.popleft())
+        finally:
+            for task in steps:  # only after a failure: the others are abandoned with it
+                task.cancel()
+        lap("steps")
         await self.batches.complete(
             batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
         )

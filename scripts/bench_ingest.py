@@ -6,12 +6,13 @@ batch (claims in conditional batches of one block, documents and index rows in u
 batches, results in single-partition batches) straight through the driver from several
 processes, at the same consistency and commit-log mode, and reports Cassandra's CPU per invoice.
 
-Needs the local stack up and migrated. It registers a seller, signs --invoices invoices (ES256),
-measures the ceiling, then starts `einvoice serve` and --workers `einvoice worker` processes (as
-`scripts/start` does), posts the invoices as batches of 10,000 and times until every batch is
-completed; it reads /proc for the CPU each process used. Both runs start with every memtable
-flushed and flush their own keyspace afterwards, outside the clock, reporting that CPU too
-(scripts/bench_ceiling.py's `flush`).
+Needs the local stack up and migrated. The ingest runs in a keyspace of its own, migrated for the
+run and dropped after it, as the ceiling's is. It registers a seller, signs --invoices invoices
+(ES256), measures the ceiling, then starts `einvoice serve` and --workers `einvoice worker`
+processes (as `scripts/start` does), posts the invoices as batches of 10,000 and times until
+every batch is completed; it reads /proc for the CPU each process used. Both runs start with
+every memtable flushed and flush their own keyspace afterwards, outside the clock, reporting
+that CPU too (scripts/bench_ceiling.py's `flush`).
 
     .venv/bin/python scripts/bench_ingest.py [--invoices 20000] [--workers <cores>]
 """
@@ -20,25 +21,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
 from einvoice.authority_keys import generate_key_file
-from einvoice.config import get_settings
+from einvoice.config import Settings, get_settings
 from einvoice.invoice.samples import sample_invoice
 from signing.seller import sign_invoice
+from storage.cassandra.client import connect
+from storage.cassandra.migrate import migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ceiling import cassandra_pid, flush, measure, process_cpu_s
+from bench_ceiling import CeilingResult, cassandra_pid, flush, measure, process_cpu_s
 from bench_submit import free_port, register_seller, wait_ready
 
 
@@ -55,6 +62,25 @@ def tree_cpu_s(pid: int) -> float:
             if int(fields[1]) == pid:
                 total += tree_cpu_s(int(entry))
     return total
+
+
+@contextlib.contextmanager
+def fresh_keyspace(settings: Settings) -> Iterator[str]:
+    """A keyspace of this run, migrated as `einvoice migrate` does, dropped afterwards: the ingest
+    run starts from empty tables like the ceiling's, and no run pays for compacting the last
+    one's invoices."""
+    name = f"bench_ingest_{secrets.token_hex(4)}"
+    client = connect(settings)
+    try:
+        migrate(client.session, name, {"class": "SimpleStrategy", "replication_factor": "1"})
+        yield name
+    finally:
+        try:
+            client.session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
+            # auto_snapshot keeps a dropped keyspace's files; they are ours and unreferenced now.
+            shutil.rmtree(settings.stack_dir / "cassandra" / "data" / name, ignore_errors=True)
+        finally:
+            client.close()
 
 
 def main() -> int:
@@ -81,12 +107,25 @@ def main() -> int:
         for n in range(1, args.invoices + 1)
     ]
     ceiling = measure("batch", args.ceiling_invoices, args.ceiling_processes, settings)
+    with fresh_keyspace(settings) as keyspace:
+        return ingest(args, settings, keyspace, lines, api_key, ceiling)
+
+
+def ingest(
+    args: argparse.Namespace,
+    settings: Settings,
+    keyspace: str,
+    lines: list[bytes],
+    api_key: str,
+    ceiling: CeilingResult,
+) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     generate_key_file(work / "authority", "bench-1")
     port = free_port()
     env = dict(
         os.environ,
         EINVOICE_HTTP_PORT=str(port),
+        EINVOICE_CASSANDRA_KEYSPACE=keyspace,
         EINVOICE_AUTHORITY_KEYS_DIR=str(work / "authority"),
     )
 
@@ -141,7 +180,7 @@ def main() -> int:
             "cassandra": process_cpu_s(jvm) - cpu_before["cassandra"],
         }
         written = process_cpu_s(jvm)
-        flush(settings.cassandra_keyspace)  # as the ceiling does: the run's memtables too
+        flush(keyspace)  # as the ceiling does: the run's memtables too
         cpu["cassandra flush"] = process_cpu_s(jvm) - written
     finally:
         for process in [api, *workers]:
