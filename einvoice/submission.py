@@ -142,7 +142,7 @@ class Submissions:
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
             _REALTIME["repeated"].inc()
             return _answer(earlier[1], outcome.invoice, 200)
-        invoice = _new_invoice(outcome, signature, seller)
+        invoice = _authenticated_invoice(outcome, signature, seller)
         started = time.perf_counter()
         claimed = await self.invoices.claim(invoice, now)
         _CLAIM_SECONDS.observe(time.perf_counter() - started)
@@ -186,7 +186,9 @@ class Submissions:
             if isinstance(outcome, Rejected):
                 rejected.append((index, outcome, raw_invoice, signature))
             else:
-                invoice = _new_invoice(outcome, signature, seller, batch_id=batch_id, line=index)
+                invoice = _authenticated_invoice(
+                    outcome, signature, seller, batch_id=batch_id, line=index
+                )
                 accepted.append((index, invoice))
             if count % _LINES_PER_SLICE == 0:
                 await asyncio.sleep(0)  # other tasks (the worker's lease renewal) get a turn
@@ -270,23 +272,15 @@ class Submissions:
         )
         if claim is None or claim.invoice_hash != outcome.invoice_hash:
             return None
-        canonical = canonical_invoice_bytes(raw_invoice)
-        stand_in = NewInvoice(
+        stand_in = _new_invoice(
+            invoice,
             code=claim.code,
-            seller_tax_code=invoice["seller"]["tax_code"],
-            template=invoice["template"],
-            symbol=invoice["symbol"],
-            number=invoice["number"],
-            issued_date=dt.date.fromisoformat(invoice["issued_date"]),
-            buyer_tax_code=(invoice.get("buyer") or {}).get("tax_code"),
-            total_payable=Decimal(invoice["totals"]["total_payable"]),
             invoice_hash=claim.invoice_hash,
-            canonical=canonical,
-            invoice=invoice,
-            seller_signature=signature if isinstance(signature, str) else "",
-            token="",
+            canonical=canonical_invoice_bytes(raw_invoice),
+            signature=signature if isinstance(signature, str) else "",
+            token="",  # signed again by `_original` if its rows must be written
             authenticated_at=claim.authenticated_at,
-            month_buckets=seller.month_buckets,
+            seller=seller,
         )
         return claim, await self._original(claim, stand_in, now)
 
@@ -331,16 +325,20 @@ def number_used(existing_code: str) -> ErrorDetail:
 
 
 def _new_invoice(
-    outcome: Authenticated,
-    signature: str,
-    seller: Seller,
+    invoice: Invoice,
     *,
+    code: str,
+    invoice_hash: str,
+    canonical: bytes,
+    signature: str,
+    token: str,
+    authenticated_at: dt.datetime,
+    seller: Seller,
     batch_id: uuid.UUID | None = None,
     line: int | None = None,
 ) -> NewInvoice:
-    invoice = outcome.invoice
     return NewInvoice(
-        code=outcome.code,
+        code=code,
         seller_tax_code=invoice["seller"]["tax_code"],
         template=invoice["template"],
         symbol=invoice["symbol"],
@@ -348,13 +346,35 @@ def _new_invoice(
         issued_date=dt.date.fromisoformat(invoice["issued_date"]),
         buyer_tax_code=(invoice.get("buyer") or {}).get("tax_code"),
         total_payable=Decimal(invoice["totals"]["total_payable"]),
-        invoice_hash=outcome.invoice_hash,
-        canonical=outcome.canonical,
+        invoice_hash=invoice_hash,
+        canonical=canonical,
         invoice=invoice,
         seller_signature=signature,
+        token=token,
+        authenticated_at=authenticated_at,
+        month_buckets=seller.month_buckets,
+        batch_id=batch_id,
+        line=line,
+    )
+
+
+def _authenticated_invoice(
+    outcome: Authenticated,
+    signature: str,
+    seller: Seller,
+    *,
+    batch_id: uuid.UUID | None = None,
+    line: int | None = None,
+) -> NewInvoice:
+    return _new_invoice(
+        outcome.invoice,
+        code=outcome.code,
+        invoice_hash=outcome.invoice_hash,
+        canonical=outcome.canonical,
+        signature=signature,
         token=outcome.token,
         authenticated_at=outcome.authenticated_at,
-        month_buckets=seller.month_buckets,
+        seller=seller,
         batch_id=batch_id,
         line=line,
     )

@@ -63,6 +63,19 @@ class LwtResult:
         return self.applied / self.seconds if self.seconds else 0.0
 
 
+def claim_values(seller: str, number: int) -> tuple[object, ...]:
+    """A new claim row of the scratch table: one invoice's business key and answer."""
+    return (
+        seller,
+        "1",
+        "C25TAA",
+        number,
+        secrets.token_hex(16),
+        secrets.token_hex(32),
+        dt.datetime.now(dt.UTC),
+    )
+
+
 class _Loop:
     """Keeps `in_flight` statements outstanding until the deadline: each answer (on the driver's
     I/O thread) sends the next one, then the loop drains."""
@@ -94,17 +107,8 @@ class _Loop:
             self.number += 1
             self.active += 1
             number = self.number
-        values = (
-            self.seller,
-            "1",
-            "C25TAA",
-            number,
-            secrets.token_hex(16),
-            secrets.token_hex(32),
-            dt.datetime.now(dt.UTC),
-        )
         began = time.perf_counter()
-        future = self.session.execute_async(self.insert, values)
+        future = self.session.execute_async(self.insert, claim_values(self.seller, number))
         future.add_callbacks(
             self._answered, self._failed, callback_args=(began,), errback_args=(began,)
         )
@@ -174,17 +178,8 @@ class _OpenLoop:
         return self.result
 
     def _claim(self, number: int) -> None:
-        values = (
-            self.seller,
-            "1",
-            "C25TAA",
-            number,
-            secrets.token_hex(16),
-            secrets.token_hex(32),
-            dt.datetime.now(dt.UTC),
-        )
         began = time.perf_counter()
-        future = self.session.execute_async(self.insert, values)
+        future = self.session.execute_async(self.insert, claim_values(self.seller, number))
         future.add_callbacks(
             self._claimed, self._failed, callback_args=(began,), errback_args=(began,)
         )

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,6 @@ from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
 from tests.support import ServerProcess
-
-
-@pytest.fixture
-def worker_env(session_env: dict[str, str]) -> dict[str, str]:
-    return dict(session_env, EINVOICE_BATCH_CLAIM_IDLE_S="3")
-
-
-@pytest.fixture
-def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(["worker"], worker_env, tmp_path / "worker.log") as process:
-        yield process
 
 
 def ndjson(submissions: list[dict[str, Any]]) -> bytes:

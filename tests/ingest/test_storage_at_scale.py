@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from einvoice.config import Settings
 from storage.cassandra.client import CassandraClient
@@ -19,17 +17,6 @@ from storage.cassandra.row_writer import RowWriter
 from tests.api.test_invoices import Seller, make_seller
 from tests.ingest.test_batches import ndjson, post_batch, results, wait_completed
 from tests.support import ServerProcess, free_port, wait_for_http
-
-
-@pytest.fixture
-def worker_env(session_env: dict[str, str]) -> dict[str, str]:
-    return dict(session_env, EINVOICE_BATCH_CLAIM_IDLE_S="3")
-
-
-@pytest.fixture
-def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(["worker"], worker_env, tmp_path / "worker.log") as process:
-        yield process
 
 
 def store(cassandra: CassandraClient) -> InvoiceStore:

@@ -20,13 +20,17 @@ SELLER_SIGNATURE = "eyJhbGciOiJFUzI1NiIsImtpZCI6InNlbGxlci1lczI1NiJ9.." + "A" * 
 
 
 def _encoded(
-    invoice: dict[str, Any], token: str | None = None, code: str | None = None
+    invoice: dict[str, Any],
+    token: str | None = None,
+    code: str | None = None,
+    ring: AuthorityKeyRing = RING,
+    at: dt.datetime = NOW,
 ) -> tuple[documents.StoredDocument, bytes, str, str]:
     canonical = canonical_invoice_bytes(invoice)
     digest = invoice_hash(canonical)
     code = code or new_code("00")
-    token = token or RING.sign_token(
-        token_claims(invoice, code=code, invoice_hash=digest, iat=int(NOW.timestamp()))
+    token = token or ring.sign_token(
+        token_claims(invoice, code=code, invoice_hash=digest, iat=int(at.timestamp()))
     )
     stored = documents.encode(
         canonical=canonical,
@@ -35,7 +39,7 @@ def _encoded(
         token=token,
         code=code,
         invoice_hash=digest,
-        authenticated_at=NOW,
+        authenticated_at=at,
     )
     return stored, canonical, token, code
 
@@ -98,22 +102,8 @@ def test_tokens_of_other_authority_key_kinds_round_trip(pem_kind: str) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     ring = AuthorityKeyRing.from_pems({"k": pem}, "k")
-    invoice = sample_invoice(number=77)
-    canonical = canonical_invoice_bytes(invoice)
-    code = new_code("1A")
-    token = ring.sign_token(
-        token_claims(invoice, code=code, invoice_hash=invoice_hash(canonical), iat=7)
-    )
     at = dt.datetime.fromtimestamp(7.5, dt.UTC)
-    stored = documents.encode(
-        canonical=canonical,
-        invoice=invoice,
-        seller_signature=SELLER_SIGNATURE,
-        token=token,
-        code=code,
-        invoice_hash=invoice_hash(canonical),
-        authenticated_at=at,
-    )
+    stored, _, token, code = _encoded(sample_invoice(number=77), ring=ring, at=at)
 
     decoded = documents.decode(
         stored.document, stored.token_signature, code=code, authenticated_at=at
