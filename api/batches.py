@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.auth import Principal, allow
+from api.body import read_body
 from api.deps import ClientsDep
 from api.lifespan import Clients
 from einvoice.errors import (
@@ -27,7 +28,6 @@ from einvoice.errors import (
     InvalidRequest,
     MalformedJson,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     UnsupportedMediaType,
 )
@@ -50,12 +50,9 @@ async def submit_batch(request: Request, principal: SubmitterDep, clients: Clien
         raise RateLimited(
             f"{backlog} batches are waiting to be processed; retry later", retry_after_s=30
         )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > settings.batch_max_bytes:
-            raise PayloadTooLarge(f"a batch is at most {settings.batch_max_bytes} bytes")
-    lines = [line for line in bytes(body).split(b"\n") if line.strip()]
+    limit = settings.batch_max_bytes
+    body = await read_body(request, limit, f"a batch is at most {limit} bytes")
+    lines = [line for line in body.split(b"\n") if line.strip()]
     if not lines:
         raise InvalidRequest("the batch has no lines", code="BATCH_EMPTY")
     if len(lines) > settings.batch_max_lines:

@@ -16,19 +16,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.auth import Principal, allow
+from api.body import read_body
 from api.deps import ClientsDep
 from einvoice.errors import (
     ErrorDetail,
     InvalidRequest,
     MalformedJson,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 
 router = APIRouter(tags=["invoices"])
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the national format's message limit
-DRAIN_BYTES = 2 * 1024 * 1024  # read and dropped beyond it before a 413, at most
 
 SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
 
@@ -60,22 +59,7 @@ async def _read_json(request: Request) -> Any:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType("send the submission as application/json")
-    declared = request.headers.get("content-length")
-    too_large = declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES
-    body = bytearray()
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if not too_large:
-            body += chunk
-            too_large = len(body) > MAX_BODY_BYTES
-        # An oversized body is still read (and dropped), up to a bound: a server that answers
-        # and closes while the client is still sending makes the client see a connection reset
-        # instead of the 413 (seen in CI with httpx).
-        if too_large and received > MAX_BODY_BYTES + DRAIN_BYTES:
-            break
-    if too_large:
-        raise PayloadTooLarge(f"at most {MAX_BODY_BYTES} bytes")
+    body = await read_body(request, MAX_BODY_BYTES, f"at most {MAX_BODY_BYTES} bytes")
     try:
         # orjson refuses invalid UTF-8, lone surrogates and nesting deeper than 1,024 levels.
         return orjson.loads(body)
