@@ -118,8 +118,7 @@ async def add_key(tax_code: str, body: NewKey, _: AdminDep, clients: ClientsDep)
 
 @router.post("/taxpayers/{tax_code}/keys/{kid}/revoke")
 async def revoke_key(tax_code: str, kid: str, _: AdminDep, clients: ClientsDep) -> dict[str, Any]:
-    admin.check_tax_code(tax_code)
-    return _key(await clients.registry.revoke_key(tax_code, kid))
+    return _key(await admin.revoke_key(clients.registry, tax_code, kid))
 
 
 @router.post("/clients", status_code=201)

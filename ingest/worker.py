@@ -32,31 +32,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from typing import TypeVar
 
 import redis.asyncio as redis
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from einvoice.authority_keys import load_keyring
 from einvoice.config import Settings
-from einvoice.invoice.authenticate import Authority
-from einvoice.memory import settle_after_startup
-from einvoice.registry.cache import RegistryCache
-from einvoice.submission import Submissions
+from einvoice.runtime import open_runtime
 from ingest.lease import holding
 from ingest.outage import Backoff, is_outage
-from ingest.queue import BatchQueue
-from lookup.redis_client import create_redis
-from signing.authority import check_code_prefix
-from storage.cassandra.batches import BatchStore, LineResult
-from storage.cassandra.client import CassandraClient
-from storage.cassandra.client import connect as connect_cassandra
-from storage.cassandra.invoices import InvoiceStore
-from storage.cassandra.row_writer import RowWriter
-from storage.postgres.notifications import RegistryListener
-from storage.postgres.pool import create_pool
-from storage.postgres.registry import Registry
+from storage.cassandra.batches import LineResult
+from storage.errors import SchemaError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,43 +102,13 @@ class Worker:
         self._requeue_all = False  # the group was just created: queue every unfinished batch
 
     async def run(self) -> None:
-        async with AsyncExitStack() as stack:
-            cassandra = await self._when_up("cassandra", self._connect_cassandra)
-            stack.push_async_callback(asyncio.to_thread, cassandra.close)
-            pool = await self._when_up("postgres", lambda: create_pool(self.settings))
-            stack.push_async_callback(pool.close)
-            cache = RegistryCache(Registry(pool))
-            listener = RegistryListener(self.settings, cache.on_change, cache.clear)
-            listener.start()
-            stack.push_async_callback(listener.stop)
-            client = create_redis(self.settings)
-            stack.push_async_callback(client.aclose)
-            keyring = await asyncio.to_thread(
-                load_keyring, self.settings.authority_keys_dir, self.settings.authority_active_kid
-            )
-            self.authority = Authority(keyring, check_code_prefix(self.settings.code_prefix))
-            self.writer = RowWriter(cassandra.session)
-            self.invoices = await asyncio.to_thread(InvoiceStore, cassandra.session, self.writer)
-            self.batches = await asyncio.to_thread(BatchStore, cassandra.session, self.writer)
-            self.cache = cache
-            self.submissions = Submissions(
-                authority=self.authority,
-                invoices=self.invoices,
-                registry_cache=cache,
-                recovery_grace_s=self.settings.cassandra_request_timeout_s + 2,
-            )
-            self.queue = BatchQueue(client, self.settings.cassandra_keyspace)
-            settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
+        async with open_runtime(
+            self.settings, write_through=False, when_up=self._when_up
+        ) as runtime:
+            self.batches = runtime.batches
+            self.submissions = runtime.submissions
+            self.queue = runtime.batch_queue
             await self._loop()
-
-    async def _connect_cassandra(self) -> CassandraClient:
-        cassandra = await asyncio.to_thread(connect_cassandra, self.settings)
-        try:
-            await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
-        except BaseException:
-            await asyncio.to_thread(cassandra.close)
-            raise
-        return cassandra
 
     async def _when_up(self, backend: str, connect: Callable[[], Awaitable[T]]) -> T:
         """`connect()`, again after a wait for as long as the backend is unavailable: a worker
@@ -366,5 +322,9 @@ def run(settings: Settings) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await worker.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except SchemaError as error:
+        log.error("%s", error)  # the message says what to do (migrate, or deploy newer code)
+        return 1
     return 0

@@ -30,13 +30,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from locust import HttpUser, LoadTestShape, between, task
 
 from einvoice.invoice.samples import sample_invoice
+from einvoice.timezone import VIETNAM
 from loadtest.profile import AnnualProfile, peak_rate
 from signing import jws
 from signing.seller import sign_invoice
 
 REGISTRY = Path(os.environ.get("EINVOICE_LOADTEST_REGISTRY", "demo/registry.json"))
 INVALID_SHARE = 0.03
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
 REPEAT_SHARE = 0.02
 
 

@@ -18,6 +18,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from einvoice.timezone import VIETNAM
+
 SECONDS_PER_YEAR = 365 * 24 * 3600
 ANNUAL_INVOICES = 8_000_000_000
 REAL_TIME_SHARE = 0.10
@@ -75,7 +77,7 @@ class AnnualProfile:
 
     def rate(self, moment: dt.datetime) -> float:
         """National invoices per second at `moment` (any time zone; Vietnam time is used)."""
-        local = moment.astimezone(dt.timezone(dt.timedelta(hours=7)))
+        local = moment.astimezone(VIETNAM)
         average = self.annual_invoices / SECONDS_PER_YEAR
         weight = day_weight(local.date()) * self._day_scale * HOUR_WEIGHTS[local.hour]
         return average * weight
@@ -84,7 +86,7 @@ class AnnualProfile:
         """The moment of the year a compressed replay is at, after `at_seconds` of a replay that
         plays the whole year in `replay_seconds`, and the national rate then."""
         fraction = min(max(at_seconds / replay_seconds, 0.0), 1.0)
-        start = dt.datetime(self.year, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+        start = dt.datetime(self.year, 1, 1, tzinfo=VIETNAM)
         moment = start + dt.timedelta(seconds=fraction * SECONDS_PER_YEAR)
         return moment, self.rate(moment)
 
@@ -103,5 +105,5 @@ def peak_rate(profile: AnnualProfile, step_hours: int = 1) -> float:
 
 def yearly_total(profile: AnnualProfile) -> float:
     """The year's invoices by the profile, summed hour by hour (a check of the normalisation)."""
-    start = dt.datetime(profile.year, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    start = dt.datetime(profile.year, 1, 1, tzinfo=VIETNAM)
     return math.fsum(profile.rate(start + dt.timedelta(hours=h)) * 3600 for h in range(365 * 24))

@@ -27,8 +27,9 @@ from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType, BoundStatement, Statement
 
 from einvoice.config import Settings
+from einvoice.timezone import VIETNAM
 from storage.cassandra.client import connect
-from storage.cassandra.invoices import VIETNAM, ttl_seconds
+from storage.cassandra.invoices import ttl_seconds
 
 CLAIM = (
     "INSERT INTO invoice_claim_blocks (seller_tax_code, template, symbol, block, number, code,"

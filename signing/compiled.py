@@ -15,9 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from einvoice_core import CompiledKey, TokenSigner
 
+from einvoice.timezone import VIETNAM
 from signing import jws
-
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "GMT+7")
 
 
 def compiled_seller_key(

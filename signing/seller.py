@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from einvoice_core import CompiledKey
 
 from einvoice.errors import ErrorDetail
+from einvoice.timezone import VIETNAM
 from signing import jws
 from signing.canonical import canonical_invoice_bytes
 from signing.compiled import compiled_seller_key
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "GMT+7")
 MIN_RSA_BITS = 2048
 
 

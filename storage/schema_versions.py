@@ -1,7 +1,8 @@
 """Both databases' schemas together: migrate them (`einvoice migrate`), and check them at start-up.
 
 The service never runs DDL. It refuses to start against a schema older than the code (run
-`einvoice migrate` first) and against a newer one (deploy the newer code).
+`einvoice migrate` first) and against a newer one, unless the newer schema records that code of
+this version may run against it (storage/schema_compat.py: how rolling deploys stay possible).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from einvoice.config import Settings
 from storage.cassandra import migrate as cassandra_migrate
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
-from storage.errors import SchemaError
 from storage.postgres import migrate as postgres_migrate
 from storage.postgres.pool import connect as connect_postgres
+from storage.schema_compat import check
 
 
 @dataclass(frozen=True)
@@ -47,28 +48,15 @@ def migrate_all(settings: Settings) -> MigrationReport:
 
 
 async def ensure_current(cassandra: CassandraClient, pool: asyncpg.Pool) -> None:
-    """Raise SchemaError unless both databases are exactly at this code's schema versions."""
-    cassandra_version = await asyncio.to_thread(
-        cassandra_migrate.applied_version, cassandra.session, cassandra.keyspace
+    """Raise SchemaError unless this code may run against both databases' schemas."""
+    cassandra_schema = await asyncio.to_thread(
+        cassandra_migrate.applied_schema, cassandra.session, cassandra.keyspace
     )
-    _compare(
+    check(
         "Cassandra keyspace " + cassandra.keyspace,
-        cassandra_version,
+        cassandra_schema,
         cassandra_migrate.required_version(),
     )
     async with pool.acquire() as connection:
-        postgres_version = await postgres_migrate.applied_version(connection)
-    _compare("PostgreSQL database", postgres_version, postgres_migrate.required_version())
-
-
-def _compare(what: str, applied: int | None, required: int) -> None:
-    if applied is None or applied < required:
-        raise SchemaError(
-            f"{what} is at schema version {applied or 'none'}, this code needs {required}: "
-            "run `einvoice migrate` first"
-        )
-    if applied > required:
-        raise SchemaError(
-            f"{what} is at schema version {applied}, newer than this code's {required}: "
-            "deploy the newer code"
-        )
+        postgres_schema = await postgres_migrate.applied_schema(connection)
+    check("PostgreSQL database", postgres_schema, postgres_migrate.required_version())

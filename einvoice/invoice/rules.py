@@ -15,8 +15,8 @@ from decimal import Decimal
 from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import Invoice, Line, Related
 from einvoice.invoice.taxcode import tax_code_error
+from einvoice.timezone import VIETNAM
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "GMT+7")
 # An invoice dated "tomorrow" is accepted when tomorrow begins in Vietnam within this much of now,
 # so a seller whose clock runs a little ahead is not refused around midnight.
 CLOCK_SKEW = dt.timedelta(minutes=5)

@@ -31,13 +31,13 @@ from typing import Any, cast
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
+from einvoice.timezone import VIETNAM
 from storage.cassandra import documents
 from storage.cassandra.bridge import execute
 from storage.cassandra.claims import Claim, ClaimOutcome, ClaimRequest, ClaimStore
 from storage.cassandra.row_writer import Row, RowWriter
 
 RETENTION_YEARS = 10
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 # About what an index row adds to a batch, beside the document's own bytes.

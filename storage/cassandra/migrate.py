@@ -3,7 +3,8 @@
 Files live in storage/schema/cassandra: `snapshot.cql` (the whole schema at the newest version)
 and `changes/NNNN_name.cql` (one additive step each). Each file declares its version in a
 `-- schema-version: N` header line. The applied version is recorded in the keyspace itself, in
-`schema_version`, one row per applied step. The service never runs DDL: `einvoice migrate` does.
+`schema_version`, one row per applied step, with the oldest code version that may run against
+it (storage/schema_compat.py). The service never runs DDL: `einvoice migrate` does.
 A change that must carry existing rows over has a data step (storage/cassandra/data_steps.py),
 run right after its CQL and before its version is recorded; an empty keyspace's snapshot needs
 none.
@@ -20,6 +21,12 @@ from cassandra.cluster import Session
 
 from storage.cassandra.data_steps import DATA_STEPS
 from storage.errors import SchemaError
+from storage.schema_compat import (
+    AppliedSchema,
+    check,
+    compatible_from,
+    declared_compatible_from,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "cassandra"
 _VERSION_LINE = re.compile(r"^-- schema-version: (\d+)$", re.MULTILINE)
@@ -32,9 +39,12 @@ CREATE TABLE IF NOT EXISTS schema_version (
     version int,
     name text,
     applied_at timestamp,
+    compatible_from int,
     PRIMARY KEY (scope, version)
 ) WITH CLUSTERING ORDER BY (version DESC)
 """
+# Keyspaces migrated before minimum compatible versions were recorded lack the column.
+_VERSION_TABLE_COLUMN = "ALTER TABLE schema_version ADD IF NOT EXISTS compatible_from int"
 _SCOPE = "cassandra"
 
 
@@ -46,6 +56,9 @@ class SchemaFile:
 
     def statements(self) -> list[str]:
         return split_statements(self.path.read_text())
+
+    def declared_compatible_from(self) -> int:
+        return declared_compatible_from(self.path.read_text(), self.version, self.path.name)
 
 
 @dataclass(frozen=True)
@@ -104,14 +117,30 @@ def required_version(schema_dir: Path = SCHEMA_DIR) -> int:
 
 def applied_version(session: Session, keyspace: str) -> int | None:
     """The keyspace's recorded schema version; None when it has no schema yet."""
+    applied = applied_schema(session, keyspace)
+    return applied.version if applied else None
+
+
+def applied_schema(session: Session, keyspace: str) -> AppliedSchema | None:
+    """The keyspace's recorded schema version and its minimum compatible code version."""
     if session.cluster.metadata.keyspaces.get(keyspace) is None:
         return None
-    if "schema_version" not in session.cluster.metadata.keyspaces[keyspace].tables:
+    table = session.cluster.metadata.keyspaces[keyspace].tables.get("schema_version")
+    if table is None:
         return None
     # The keyspace name is a validated identifier (einvoice.config), never request input.
-    query = f"SELECT version FROM {keyspace}.schema_version WHERE scope = %s LIMIT 1"
+    columns = "version, compatible_from" if "compatible_from" in table.columns else "version"
+    query = f"SELECT {columns} FROM {keyspace}.schema_version WHERE scope = %s LIMIT 1"
     rows = session.execute(query, (_SCOPE,)).all()
-    return int(rows[0]["version"]) if rows else None
+    if not rows:
+        return None
+    return AppliedSchema(int(rows[0]["version"]), rows[0].get("compatible_from"))
+
+
+def compatible_from_of(version: int, schema_dir: Path = SCHEMA_DIR) -> int:
+    """The oldest code version that may run against this folder's schema at `version`."""
+    declared = {change.version: change.declared_compatible_from() for change in changes(schema_dir)}
+    return compatible_from(declared, version)
 
 
 def migrate(
@@ -132,12 +161,15 @@ def migrate(
     options = ", ".join(f"'{key}': '{value}'" for key, value in replication.items())
     session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{{options}}}")
     session.execute(_VERSION_TABLE.replace("schema_version", f"{keyspace}.schema_version", 1))
+    session.execute(_VERSION_TABLE_COLUMN.replace("schema_version", f"{keyspace}.schema_version"))
     session.set_keyspace(keyspace)
-    current = applied_version(session, keyspace)
-    if current is not None and current > target:
-        raise SchemaError(
-            f"keyspace {keyspace} is at schema version {current}, newer than this code's "
-            f"{target}: deploy the newer code"
+    applied_now = applied_schema(session, keyspace)
+    current = applied_now.version if applied_now else None
+    if applied_now is not None and current is not None and current > target:
+        # Older code migrating a newer schema: nothing to do if it may run against it.
+        check(f"keyspace {keyspace}", applied_now, target)
+        return MigrationResult(
+            keyspace=keyspace, from_version=current, to_version=current, applied=[]
         )
     if current is None and use_snapshot:
         steps = [snapshot(schema_dir)]
@@ -151,8 +183,15 @@ def migrate(
         if data_step is not None:
             data_step(session)
         session.execute(
-            "INSERT INTO schema_version (scope, version, name, applied_at) VALUES (%s, %s, %s, %s)",
-            (_SCOPE, step.version, step.name, datetime.now(UTC)),
+            "INSERT INTO schema_version (scope, version, name, applied_at, compatible_from) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (
+                _SCOPE,
+                step.version,
+                step.name,
+                datetime.now(UTC),
+                compatible_from_of(step.version, schema_dir),
+            ),
         )
         applied.append(step.name)
     return MigrationResult(

@@ -1,8 +1,9 @@
 """The taxpayer registry's SQL: taxpayers, seller keys, API clients, the officer-read audit log.
 
-Only this module speaks SQL for the registry. Its callers get plain records and the service's
-own errors (unknown taxpayer, duplicate key...) with stable codes, never a driver exception for
-a foreseeable case.
+Only this module speaks SQL for the registry. Its callers get plain records and storage errors
+(storage/errors.py: a record that exists already, one that is missing, a refused value), never a
+driver exception for a foreseeable case; the registry service maps those to the service's errors
+(einvoice/registry/admin.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from einvoice.errors import Conflict, NotFound
+from storage.errors import ConstraintViolated, RecordExists, RecordMissing
 
 CHANNEL = "einvoice_registry"
 
@@ -71,11 +72,7 @@ class Registry:
                 name,
             )
         except asyncpg.UniqueViolationError as error:
-            raise Conflict(
-                f"taxpayer {tax_code} is registered already",
-                code="TAXPAYER_EXISTS",
-                field="/tax_code",
-            ) from error
+            raise RecordExists("taxpayer", tax_code) from error
         assert row is not None
         return TaxpayerRow(**row)
 
@@ -93,7 +90,7 @@ class Registry:
             buckets,
         )
         if row is None:
-            raise _unknown_taxpayer(tax_code)
+            raise RecordMissing("taxpayer", tax_code)
         return TaxpayerRow(**row)
 
     async def set_taxpayer_status(self, tax_code: str, status: str) -> TaxpayerRow:
@@ -104,7 +101,7 @@ class Registry:
             status,
         )
         if row is None:
-            raise _unknown_taxpayer(tax_code)
+            raise RecordMissing("taxpayer", tax_code)
         return TaxpayerRow(**row)
 
     # -- seller keys ----------------------------------------------------------------------------
@@ -131,17 +128,11 @@ class Registry:
                 valid_to,
             )
         except asyncpg.ForeignKeyViolationError as error:
-            raise _unknown_taxpayer(tax_code) from error
+            raise RecordMissing("taxpayer", tax_code) from error
         except asyncpg.UniqueViolationError as error:
-            raise Conflict(
-                f"taxpayer {tax_code} has a key {kid} already; kids are never reused",
-                code="KEY_EXISTS",
-                field="/kid",
-            ) from error
+            raise RecordExists("seller_key", tax_code, kid) from error
         except asyncpg.CheckViolationError as error:
-            raise Conflict(
-                "valid_to must be later than valid_from", code="KEY_VALIDITY_INVALID"
-            ) from error
+            raise ConstraintViolated("seller_key", error.constraint_name or "check") from error
         assert row is not None
         return _key_row(row)
 
@@ -154,7 +145,7 @@ class Registry:
             kid,
         )
         if row is None:
-            raise NotFound(f"taxpayer {tax_code} has no key {kid}", code="KEY_NOT_FOUND")
+            raise RecordMissing("seller_key", tax_code, kid)
         return _key_row(row)
 
     async def keys_of(self, tax_code: str) -> list[SellerKeyRow]:
@@ -185,7 +176,7 @@ class Registry:
             )
         except asyncpg.ForeignKeyViolationError as error:
             assert tax_code is not None
-            raise _unknown_taxpayer(tax_code) from error
+            raise RecordMissing("taxpayer", tax_code) from error
         assert row is not None
         return ClientRow(**row)
 
@@ -202,7 +193,7 @@ class Registry:
             client_id,
         )
         if row is None:
-            raise NotFound(f"no API client {client_id}", code="CLIENT_NOT_FOUND")
+            raise RecordMissing("api_client", client_id)
         return ClientRow(**row)
 
     # -- audit ----------------------------------------------------------------------------------
@@ -221,7 +212,3 @@ def _key_row(row: Any) -> SellerKeyRow:
     if isinstance(values["public_jwk"], str):
         values["public_jwk"] = orjson.loads(values["public_jwk"])
     return SellerKeyRow(**values)
-
-
-def _unknown_taxpayer(tax_code: str) -> NotFound:
-    return NotFound(f"no taxpayer {tax_code}", code="TAXPAYER_NOT_FOUND", field="/tax_code")

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -17,6 +18,7 @@ from ingest.queue import BatchQueue
 from ingest.worker import Worker
 from storage.cassandra.batches import BatchStore
 from storage.cassandra.client import CassandraClient
+from tests.support import ServerProcess
 
 
 async def test_the_rescan_does_not_queue_a_batch_that_is_queued_already(
@@ -80,3 +82,19 @@ async def test_the_worker_survives_cassandra_being_unavailable_in_its_scans(
     assert running
     assert batches.calls.count("recovery") == 2  # unavailable, then done
     assert batches.calls.count("rescan") >= 3  # unavailable, then carried on
+
+
+def test_a_worker_refuses_a_keyspace_older_than_its_code(
+    worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The worker opens the same runtime as the API, schema check included: it exits with the
+    reason instead of writing to a keyspace its code does not know."""
+    unmigrated = f"test_unmigrated_{uuid.uuid4().hex[:8]}"
+    env = dict(worker_env, EINVOICE_CASSANDRA_KEYSPACE=unmigrated)
+    log_path = tmp_path / "worker.log"
+
+    with ServerProcess(["worker"], env, log_path) as worker:
+        exit_status = worker.process.wait(timeout=60)
+
+    assert exit_status == 1
+    assert "run `einvoice migrate` first" in log_path.read_text()

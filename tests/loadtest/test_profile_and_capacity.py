@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from einvoice.timezone import VIETNAM
 from loadtest.capacity import Measured, estimate
 from loadtest.profile import (
     ANNUAL_INVOICES,
@@ -18,8 +19,6 @@ from loadtest.profile import (
     scaled_rate,
     yearly_total,
 )
-
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
 
 
 def test_the_year_adds_up_to_the_annual_volume() -> None:

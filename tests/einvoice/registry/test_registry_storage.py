@@ -13,10 +13,12 @@ import pytest
 from einvoice.config import Settings
 from einvoice.errors import Conflict, NotFound
 from einvoice.invoice.taxcode import check_digit
+from einvoice.registry import admin
 from einvoice.registry.api_keys import new_api_key
 from einvoice.registry.cache import RegistryCache
 from einvoice.registry.public_keys import parse_public_key
 from signing import jws
+from storage.errors import ConstraintViolated, RecordExists, RecordMissing
 from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
@@ -82,28 +84,63 @@ async def test_no_secret_is_stored_in_clear(registry: Registry) -> None:
     assert key.api_key not in everything
 
 
-async def test_foreseeable_failures_have_stable_codes(registry: Registry) -> None:
+async def test_foreseeable_failures_are_storage_errors(registry: Registry) -> None:
     tax_code = fresh_tax_code()
     await registry.add_taxpayer(tax_code, "A")
     jwk = parse_public_key(jws.public_jwk(private_key("EdDSA").public_key())).jwk
-
-    with pytest.raises(Conflict) as duplicate_taxpayer:
-        await registry.add_taxpayer(tax_code, "A again")
-    with pytest.raises(NotFound) as unknown_taxpayer:
-        await registry.add_key(fresh_tax_code(), "k", "EdDSA", jwk, None, None)
-    await registry.add_key(tax_code, "k", "EdDSA", jwk, None, None)
-    with pytest.raises(Conflict) as duplicate_key:
-        await registry.add_key(tax_code, "k", "EdDSA", jwk, None, None)
-    with pytest.raises(NotFound) as unknown_key:
-        await registry.revoke_key(tax_code, "nope")
-    with pytest.raises(NotFound) as unknown_client:
-        await registry.revoke_client(uuid.uuid4())
     later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    with pytest.raises(Conflict) as backwards:
+    other = fresh_tax_code()
+
+    with pytest.raises(RecordExists) as duplicate_taxpayer:
+        await registry.add_taxpayer(tax_code, "A again")
+    with pytest.raises(RecordMissing) as unknown_taxpayer:
+        await registry.add_key(other, "k", "EdDSA", jwk, None, None)
+    await registry.add_key(tax_code, "k", "EdDSA", jwk, None, None)
+    with pytest.raises(RecordExists) as duplicate_key:
+        await registry.add_key(tax_code, "k", "EdDSA", jwk, None, None)
+    with pytest.raises(RecordMissing) as unknown_key:
+        await registry.revoke_key(tax_code, "nope")
+    client_id = uuid.uuid4()
+    with pytest.raises(RecordMissing) as unknown_client:
+        await registry.revoke_client(client_id)
+    with pytest.raises(ConstraintViolated) as backwards:
         await registry.add_key(tax_code, "k2", "EdDSA", jwk, later, later - dt.timedelta(days=1))
 
+    assert (duplicate_taxpayer.value.entity, duplicate_taxpayer.value.key) == (
+        "taxpayer",
+        (tax_code,),
+    )
+    assert (unknown_taxpayer.value.entity, unknown_taxpayer.value.key) == ("taxpayer", (other,))
+    assert (duplicate_key.value.entity, duplicate_key.value.key) == ("seller_key", (tax_code, "k"))
+    assert (unknown_key.value.entity, unknown_key.value.key) == ("seller_key", (tax_code, "nope"))
+    assert (unknown_client.value.entity, unknown_client.value.key) == ("api_client", (client_id,))
+    assert backwards.value.entity == "seller_key"
+
+
+async def test_the_registry_service_answers_them_with_stable_codes(registry: Registry) -> None:
+    tax_code = fresh_tax_code()
+    await admin.add_taxpayer(registry, tax_code, "A")
+    jwk = jws.public_jwk(private_key("EdDSA").public_key())
+    later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    with pytest.raises(Conflict) as duplicate_taxpayer:
+        await admin.add_taxpayer(registry, tax_code, "A again")
+    with pytest.raises(NotFound) as unknown_taxpayer:
+        await admin.add_key(registry, fresh_tax_code(), "k", jwk)
+    await admin.add_key(registry, tax_code, "k", jwk)
+    with pytest.raises(Conflict) as duplicate_key:
+        await admin.add_key(registry, tax_code, "k", jwk)
+    with pytest.raises(NotFound) as unknown_key:
+        await admin.revoke_key(registry, tax_code, "nope")
+    with pytest.raises(NotFound) as unknown_client:
+        await admin.revoke_client(registry, str(uuid.uuid4()))
+    with pytest.raises(Conflict) as backwards:
+        await admin.add_key(
+            registry, tax_code, "k2", jwk, valid_from=later, valid_to=later - dt.timedelta(days=1)
+        )
+
     codes = [
-        failure.value.details[0].code
+        (failure.value.details[0].code, failure.value.details[0].field)
         for failure in (
             duplicate_taxpayer,
             unknown_taxpayer,
@@ -114,12 +151,12 @@ async def test_foreseeable_failures_have_stable_codes(registry: Registry) -> Non
         )
     ]
     assert codes == [
-        "TAXPAYER_EXISTS",
-        "TAXPAYER_NOT_FOUND",
-        "KEY_EXISTS",
-        "KEY_NOT_FOUND",
-        "CLIENT_NOT_FOUND",
-        "KEY_VALIDITY_INVALID",
+        ("TAXPAYER_EXISTS", "/tax_code"),
+        ("TAXPAYER_NOT_FOUND", "/tax_code"),
+        ("KEY_EXISTS", "/kid"),
+        ("KEY_NOT_FOUND", None),
+        ("CLIENT_NOT_FOUND", None),
+        ("KEY_VALIDITY_INVALID", None),
     ]
 
 
