@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
 from api.deps import ClientsDep
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import InvalidRequest
 from einvoice.registry import admin
 from storage.postgres.registry import ClientRow, SellerKeyRow, TaxpayerRow
@@ -96,7 +97,7 @@ async def change_taxpayer(
     if body.status is not None or row is None:
         if body.status is None:
             raise InvalidRequest(
-                "give status or month_buckets", code="FIELD_REQUIRED", field="/status"
+                "give status or month_buckets", code=ErrorCode.FIELD_REQUIRED, field="/status"
             )
         row = await admin.set_status(clients.registry, tax_code, body.status)
     return _taxpayer(row)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from api.lifespan import Clients
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import Forbidden, Unauthenticated
 from einvoice.registry.api_keys import DUMMY_HASH, secret_matches, split_api_key
 from einvoice.registry.cache import Client
@@ -69,7 +70,9 @@ def allow(*roles: str, kind: str) -> Callable[[Request], Coroutine[Any, Any, Pri
         clients: Clients = request.state.clients
         principal = await authenticated(request, clients)
         if principal.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}", code="ROLE_FORBIDDEN")
+            raise Forbidden(
+                f"this needs the role {' or '.join(roles)}", code=ErrorCode.ROLE_FORBIDDEN
+            )
         clients.rate_limiter.take(principal.client_id, principal.rate_limit_class, kind)
         return principal
 

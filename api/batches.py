@@ -22,6 +22,7 @@ from api.auth import Principal, allow
 from api.body import read_body
 from api.deps import ClientsDep
 from api.lifespan import Clients
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
     ErrorDetail,
     Forbidden,
@@ -54,10 +55,10 @@ async def submit_batch(request: Request, principal: SubmitterDep, clients: Clien
     body = await read_body(request, limit, f"a batch is at most {limit} bytes")
     lines = [line for line in body.split(b"\n") if line.strip()]
     if not lines:
-        raise InvalidRequest("the batch has no lines", code="BATCH_EMPTY")
+        raise InvalidRequest("the batch has no lines", code=ErrorCode.BATCH_EMPTY)
     if len(lines) > settings.batch_max_lines:
         raise InvalidRequest(
-            f"a batch has at most {settings.batch_max_lines} lines", code="TOO_MANY_LINES"
+            f"a batch has at most {settings.batch_max_lines} lines", code=ErrorCode.TOO_MANY_LINES
         )
     assert principal.tax_code is not None
     for index, line in enumerate(lines):
@@ -122,13 +123,13 @@ async def _readable_batch(batch_id: str, principal: Principal, clients: Clients)
     try:
         parsed = uuid.UUID(batch_id)
     except ValueError as error:
-        raise NotFound("no such batch", code="BATCH_NOT_FOUND") from error
+        raise NotFound("no such batch", code=ErrorCode.BATCH_NOT_FOUND) from error
     batch = await clients.batches.get(parsed)
     # Only the submitting business and officers may see a batch; to anyone else it does not exist.
     if batch is None or (
         principal.role == "business" and batch.seller_tax_code != principal.tax_code
     ):
-        raise NotFound("no such batch", code="BATCH_NOT_FOUND")
+        raise NotFound("no such batch", code=ErrorCode.BATCH_NOT_FOUND)
     return batch
 
 
@@ -141,7 +142,7 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
     if not isinstance(submission, dict) or not isinstance(submission.get("invoice"), dict):
         raise InvalidRequest(
             f"line {index + 1} is not an object {{invoice, signature}}",
-            code="INVALID_LINE",
+            code=ErrorCode.INVALID_LINE,
             field=field,
         )
     unknown = sorted(set(submission) - {"invoice", "signature"})
@@ -150,7 +151,9 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
             "unknown fields",
             details=[
                 ErrorDetail(
-                    "UNKNOWN_FIELD", f"line {index + 1}: not part of a submission", f"{field}/{k}"
+                    ErrorCode.UNKNOWN_FIELD,
+                    f"line {index + 1}: not part of a submission",
+                    f"{field}/{k}",
                 )
                 for k in unknown
             ],
@@ -160,6 +163,6 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
     if isinstance(seller_code, str) and seller_code != tax_code:
         raise Forbidden(
             f"line {index + 1} is another seller's invoice",
-            code="SELLER_MISMATCH",
+            code=ErrorCode.SELLER_MISMATCH,
             field=f"{field}/invoice/seller/tax_code",
         )

@@ -1,4 +1,4 @@
-"""Dependency aliases, declared once: handlers take `clients: ClientsDep`."""
+"""Dependency aliases, declared once: handlers take `clients: ClientsDep`, `lookups: LookupDep`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.lifespan import Clients
+from lookup.service import LookupService
 
 
 async def _clients(request: Request) -> Clients:
@@ -16,4 +17,10 @@ async def _clients(request: Request) -> Clients:
     return clients
 
 
+async def _lookups(request: Request) -> LookupService:
+    clients: Clients = request.state.clients
+    return clients.lookups
+
+
 ClientsDep = Annotated[Clients, Depends(_clients)]
+LookupDep = Annotated[LookupService, Depends(_lookups)]

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
     BackendUnavailable,
     ErrorDetail,
@@ -97,7 +98,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
         )
         for item in error.errors()
     ]
-    if any(detail.code == "MALFORMED_JSON" for detail in details):
+    if any(detail.code == ErrorCode.MALFORMED_JSON for detail in details):
         return error_response(MalformedJson("the body is not valid JSON"))
     return error_response(InvalidRequest("the request is invalid", details=details))
 
@@ -112,12 +113,12 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     return error_response(InternalError("internal error"))
 
 
-def _validation_code(pydantic_type: str) -> str:
+def _validation_code(pydantic_type: str) -> ErrorCode:
     if pydantic_type == "missing":
-        return "FIELD_REQUIRED"
+        return ErrorCode.FIELD_REQUIRED
     if pydantic_type in ("json_invalid", "value_error.jsondecode"):
-        return "MALFORMED_JSON"
-    return "INVALID_FIELD"
+        return ErrorCode.MALFORMED_JSON
+    return ErrorCode.INVALID_FIELD
 
 
 def _json_pointer(location: Sequence[Any]) -> str:

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from api.auth import Principal, allow
 from api.body import read_body
 from api.deps import ClientsDep
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
     ErrorDetail,
     InvalidRequest,
@@ -70,14 +71,15 @@ async def _read_json(request: Request) -> Any:
 def _split_submission(submission: Any) -> tuple[Any, Any]:
     if not isinstance(submission, dict):
         raise InvalidRequest(
-            "the body is an object {invoice, signature}", code="INVALID_TYPE", field=""
+            "the body is an object {invoice, signature}", code=ErrorCode.INVALID_TYPE, field=""
         )
     unknown = sorted(set(submission) - {"invoice", "signature"})
     if unknown:
         raise InvalidRequest(
             "unknown fields",
             details=[
-                ErrorDetail("UNKNOWN_FIELD", "not part of a submission", f"/{k}") for k in unknown
+                ErrorDetail(ErrorCode.UNKNOWN_FIELD, "not part of a submission", f"/{k}")
+                for k in unknown
             ],
         )
     return submission.get("invoice"), submission.get("signature")

@@ -17,18 +17,29 @@ from fastapi import FastAPI
 from api.ratelimit import RateLimiter
 from einvoice.config import Settings
 from einvoice.runtime import Runtime, open_runtime
+from lookup.service import LookupService
 
 
 @dataclass(frozen=True)
 class Clients(Runtime):
-    """The runtime's clients and services, and the API's own."""
+    """The runtime's clients and services, and the API's own: its rate limiter and lookups."""
 
     rate_limiter: RateLimiter
+    lookups: LookupService
 
     @classmethod
     def of(cls, runtime: Runtime) -> Clients:
         shared = {field.name: getattr(runtime, field.name) for field in dataclasses.fields(runtime)}
-        return cls(**shared, rate_limiter=RateLimiter())
+        rate_limiter = RateLimiter()
+        lookups = LookupService(
+            invoices=runtime.invoices,
+            cache=runtime.redis,
+            registry=runtime.registry,
+            registry_cache=runtime.registry_cache,
+            keyring=runtime.authority.keyring,
+            rate_limiter=rate_limiter,
+        )
+        return cls(**shared, rate_limiter=rate_limiter, lookups=lookups)
 
 
 class State(TypedDict):

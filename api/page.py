@@ -5,14 +5,14 @@ is authentic. The form submits with GET to this same page, so results can be boo
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ClientsDep
-from api.lookup import PrintedFields, check_printed_fields, public_limit
+from api.deps import LookupDep
 from einvoice.errors import ServiceError
+from lookup.public_check import PrintedFields, PublicAnswer
 
 router = APIRouter(tags=["public"])
 
@@ -68,25 +68,28 @@ def _field(name: str, vietnamese: str, english: str, kind: str, example: str, va
     )
 
 
-def _result(answer: dict[str, Any] | None, problem: str | None) -> str:
+def _result(answer: PublicAnswer | None, problem: str | None) -> str:
     if problem is not None:
         return f'<section class="result invalid" role="alert"><p>{escape(problem)}</p></section>'
     if answer is None:
         return ""
-    if not answer["valid"]:
+    if not answer.valid:
         return (
             '<section class="result invalid" role="status"><h2>Không tìm thấy hóa đơn hợp lệ '
             '<span lang="en">/ No valid invoice found</span></h2>'
             "<p>Kiểm tra lại các thông tin đã nhập. "
             '<span lang="en">Check the fields you entered.</span></p></section>'
         )
+    code, issued, status = (
+        escape(str(v)) for v in (answer.code, answer.issued_date, answer.status)
+    )
     return (
         '<section class="result valid" role="status"><h2>Hóa đơn hợp lệ '
         '<span lang="en">/ Authentic invoice</span></h2><dl>'
         f'<dt>Mã của cơ quan thuế <span lang="en">/ Authority code</span></dt>'
-        f'<dd><code id="code">{escape(answer["code"])}</code></dd>'
-        f'<dt>Ngày lập <span lang="en">/ Issued</span></dt><dd>{escape(answer["issued_date"])}</dd>'
-        f'<dt>Trạng thái <span lang="en">/ Status</span></dt><dd>{escape(answer["status"])}</dd>'
+        f'<dd><code id="code">{code}</code></dd>'
+        f'<dt>Ngày lập <span lang="en">/ Issued</span></dt><dd>{issued}</dd>'
+        f'<dt>Trạng thái <span lang="en">/ Status</span></dt><dd>{status}</dd>'
         "</dl></section>"
     )
 
@@ -94,7 +97,7 @@ def _result(answer: dict[str, Any] | None, problem: str | None) -> str:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def lookup_page(
     request: Request,
-    clients: ClientsDep,
+    lookups: LookupDep,
     seller_tax_code: Annotated[str, Query(max_length=14)] = "",
     template: Annotated[str, Query(max_length=1)] = "",
     symbol: Annotated[str, Query(max_length=6)] = "",
@@ -111,14 +114,16 @@ async def lookup_page(
     }
     answer, problem = None, None
     if token or any(values.values()):
+        fields = PrintedFields(
+            token=token or None,
+            # Digits only (isdecimal: int() refuses "²", which isdigit() accepts); anything else
+            # is answered as a missing number.
+            number=int(number) if number.isdecimal() else None,
+            **{k: v or None for k, v in values.items() if k != "number"},
+        )
+        address = request.client.host if request.client else None
         try:
-            public_limit(request, clients)
-            fields = PrintedFields(
-                token=token or None,
-                number=int(number) if number.isdigit() else None,
-                **{k: v or None for k, v in values.items() if k != "number"},
-            )
-            answer = await check_printed_fields(clients, fields)
+            answer = await lookups.verify(fields, caller_address=address)
         except ServiceError as error:
             problem = "; ".join(detail.message for detail in error.details)
     rendered = "\n".join(_field(*spec, values[spec[0]]) for spec in _FIELDS)

@@ -1,9 +1,10 @@
-"""The `einvoice` command: run the service and its workers, migrate, and manage the local stack.
+"""The `einvoice` command: run the service and its workers, migrate, and manage the registry.
 
 einvoice serve                 the HTTP API (uvicorn)
 einvoice worker                a batch ingest worker
 einvoice migrate               bring Cassandra and PostgreSQL to this code's schema
-einvoice stack up|down|status  the local Cassandra, PostgreSQL and Redis
+
+The local development stack is not the product's: `scripts/stack up|down|status` (devstack/).
 """
 
 from __future__ import annotations
@@ -55,34 +56,6 @@ def _parser() -> argparse.ArgumentParser:
 
     register(commands)
     _register_loadtest(commands)
-
-    stack = commands.add_parser("stack", help="the local Cassandra, PostgreSQL and Redis")
-    stack_commands = stack.add_subparsers(required=True, metavar="ACTION")
-    for action, text in (
-        ("up", "install what is missing, start what is not running, wait until all answer"),
-        ("down", "stop the servers `up` started (never anyone else's)"),
-        ("status", "say what runs where"),
-    ):
-        sub = stack_commands.add_parser(action, help=text)
-        if action == "up":
-            sub.add_argument(
-                "--started-file",
-                metavar="FILE",
-                help="write the names of the servers this call started (for a later `down`)",
-            )
-        if action != "status":
-            sub.add_argument(
-                "components",
-                nargs="*",
-                metavar="COMPONENT",
-                help="cassandra, postgres, redis (default: all)",
-            )
-        sub.set_defaults(handler=_stack, action=action)
-    nodetool = stack_commands.add_parser(
-        "nodetool", help="Cassandra's nodetool against the local node (flush, tablestats, ...)"
-    )
-    nodetool.add_argument("arguments", nargs=argparse.REMAINDER)
-    nodetool.set_defaults(handler=_nodetool)
     return parser
 
 
@@ -145,7 +118,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     except (NoHostAvailable, DriverException, asyncpg.PostgresError, OSError) as error:
         print(
             f"einvoice migrate: a database did not answer or refused a statement: {error}\n"
-            "Is the stack up (`einvoice stack status`)?",
+            "Is the stack up (`scripts/stack status`)?",
             file=sys.stderr,
         )
         return 1
@@ -162,33 +135,6 @@ def _register_loadtest(commands: Any) -> None:
     except ImportError:  # the loadtest extra (locust, matplotlib) is not installed
         return
     register(commands)
-
-
-def _nodetool(args: argparse.Namespace, settings: Settings) -> int:
-    from einvoice.stack.cassandra import CassandraNode
-
-    return CassandraNode(settings).nodetool(args.arguments)
-
-
-def _stack(args: argparse.Namespace, settings: Settings) -> int:
-    from einvoice import stack
-
-    try:
-        if args.action == "up":
-            began = time.monotonic()
-            started = stack.up(settings, args.components)
-            if args.started_file:
-                Path(args.started_file).write_text(" ".join(started))
-            print(f"stack up in {time.monotonic() - began:.1f} s")
-        elif args.action == "down":
-            stopped = stack.down(settings, args.components)
-            print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")
-        for name, description in stack.status(settings).items():
-            print(f"{name:10} {description}")
-    except stack.StackError as error:
-        print(f"einvoice stack {args.action}: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

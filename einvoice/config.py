@@ -1,8 +1,9 @@
 """Configuration from the environment: one typed settings object for the API, workers and CLI.
 
 Every variable is prefixed `EINVOICE_`; docs/configuration.md lists them all. Defaults describe the
-local development stack (`einvoice stack up`), so a newcomer needs to set nothing. Outside
-development the settings refuse the development placeholders for secrets.
+local development stack (`scripts/stack up`; its own settings live outside the product, in
+devstack/settings.py), so a newcomer needs to set nothing. Outside development the settings refuse
+the development placeholders for secrets.
 """
 
 from __future__ import annotations
@@ -79,18 +80,6 @@ class Settings(BaseSettings):
 
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)
-
-    # Local stack (`einvoice stack ...`): where its servers keep their data, logs and pids, and
-    # where downloads are cached between runs and clones.
-    stack_dir: Path = PROJECT_ROOT / ".stack"
-    cache_dir: Path = Path.home() / ".cache" / "einvoice"
-    cassandra_version: str = "5.0.8"
-    cassandra_heap: str = "1G"
-    # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
-    # fsync every 10 s, faster. See einvoice/stack/templates/cassandra.yaml.
-    cassandra_commitlog_sync: Literal["group", "periodic"] = "group"
-    stack_start_timeout_s: float = Field(default=180.0, gt=0)
-    stack_stop_grace_s: float = Field(default=60.0, gt=0)
 
     @field_validator("cassandra_replication")
     @classmethod

@@ -1,7 +1,7 @@
 """The service's one error hierarchy: every error a client can see has a stable code and a status.
 
-Codes are part of the API contract (docs/errors.md lists them): accounting software branches on
-them, so a code never changes meaning once published. `field` is a JSON pointer (RFC 6901) into
+Codes are part of the API contract: each comes from the catalogue (einvoice/error_codes.py),
+which docs/errors.md lists for people. `field` is a JSON pointer (RFC 6901) into
 the request body when the error concerns one field.
 """
 
@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from einvoice.error_codes import ErrorCode
+
 
 @dataclass(frozen=True)
 class ErrorDetail:
-    code: str
+    code: ErrorCode
     message: str
     field: str | None = None
 
@@ -29,7 +31,7 @@ class ServiceError(Exception):
     """Base of every error answered to a client. Subclasses fix `status` and usually `code`."""
 
     status: int = 400
-    code: str = "BAD_REQUEST"
+    code: ErrorCode = ErrorCode.BAD_REQUEST
     retry_after_s: int | None = None
     headers: Mapping[str, str] = MappingProxyType({})
 
@@ -38,7 +40,7 @@ class ServiceError(Exception):
         message: str,
         *,
         field: str | None = None,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         details: list[ErrorDetail] | None = None,
     ) -> None:
         super().__init__(message)
@@ -49,57 +51,57 @@ class ServiceError(Exception):
 
 class NotFound(ServiceError):
     status = 404
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class MethodNotAllowed(ServiceError):
     status = 405
-    code = "METHOD_NOT_ALLOWED"
+    code = ErrorCode.METHOD_NOT_ALLOWED
 
 
 class MalformedJson(ServiceError):
     """The body is not JSON at all: 400, nothing in it could be read."""
 
     status = 400
-    code = "MALFORMED_JSON"
+    code = ErrorCode.MALFORMED_JSON
 
 
 class PayloadTooLarge(ServiceError):
     status = 413
-    code = "PAYLOAD_TOO_LARGE"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(ServiceError):
     status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class InvalidRequest(ServiceError):
     """The request's shape is wrong (JSON, types, required fields): 422 with every problem."""
 
     status = 422
-    code = "INVALID_REQUEST"
+    code = ErrorCode.INVALID_REQUEST
 
 
 class Unprocessable(ServiceError):
     """Well-formed, but the content breaks a rule (a weak key, an invalid tax code): 422."""
 
     status = 422
-    code = "UNPROCESSABLE"
+    code = ErrorCode.UNPROCESSABLE
 
 
 class Conflict(ServiceError):
     """The thing exists already, or its state forbids the change: 409."""
 
     status = 409
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
 
 
 class Unauthenticated(ServiceError):
     """No valid API key: 401. One code and message for every reason, so nothing leaks."""
 
     status = 401
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
     headers = MappingProxyType({"WWW-Authenticate": 'Bearer realm="einvoice"'})
 
 
@@ -107,14 +109,14 @@ class Forbidden(ServiceError):
     """A valid API key that may not do this: 403."""
 
     status = 403
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class RateLimited(ServiceError):
     """Over the client's published limit: 429 with Retry-After."""
 
     status = 429
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
@@ -125,7 +127,7 @@ class BackendUnavailable(ServiceError):
     """A database or cache needed for this request did not answer: retry later."""
 
     status = 503
-    code = "BACKEND_UNAVAILABLE"
+    code = ErrorCode.BACKEND_UNAVAILABLE
     retry_after_s = 5
 
 
@@ -133,4 +135,4 @@ class InternalError(ServiceError):
     """A bug. Answered without details; the log has the traceback."""
 
     status = 500
-    code = "INTERNAL_ERROR"
+    code = ErrorCode.INTERNAL_ERROR

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 from prometheus_client import Counter, Histogram
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
 from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, authenticate
 from einvoice.invoice.model import Invoice
@@ -68,11 +69,11 @@ RECOVERED = Counter(
 # Lines authenticated between two yields to the event loop (a line takes about 0.1 ms).
 _LINES_PER_SLICE = 200
 
-NUMBER_USED = "INVOICE_NUMBER_USED"
+NUMBER_USED = ErrorCode.INVOICE_NUMBER_USED
 NUMBER_USED_MESSAGE = (
     "another invoice was authenticated under this seller, template, symbol and number"
 )
-NOT_ACTIVE = "TAXPAYER_NOT_ACTIVE"
+NOT_ACTIVE = ErrorCode.TAXPAYER_NOT_ACTIVE
 NOT_ACTIVE_MESSAGE = "the taxpayer is not active (suspended, closed or unknown)"
 
 
@@ -127,7 +128,7 @@ class Submissions:
         if claimed_seller is not None and claimed_seller != tax_code:
             raise Forbidden(
                 "a business submits only invoices it sells",
-                code="SELLER_MISMATCH",
+                code=ErrorCode.SELLER_MISMATCH,
                 field="/invoice/seller/tax_code",
             )
         seller = await self.registry_cache.seller(tax_code)

@@ -56,8 +56,11 @@ from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# devstack/ (the local stack) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ceiling_workload import BLOCK, CLAIM, SHAPES, Params, Shape, WorkerReport, Workload, worker
 
+from devstack.settings import CHECKOUT_ROOT, StackSettings, get_stack_settings
 from einvoice.config import Settings, get_settings
 from storage.cassandra.client import CassandraClient, connect
 from storage.cassandra.migrate import SCHEMA_DIR, split_statements
@@ -100,10 +103,10 @@ class ProbeResult:
 # -- the node --------------------------------------------------------------------------------
 
 
-def cassandra_pid(settings: Settings) -> int:
+def cassandra_pid(stack: StackSettings) -> int:
     """The Cassandra JVM: from the stack's pid file, else by scanning /proc."""
     with contextlib.suppress(OSError, ValueError, KeyError):
-        pid = int(json.loads((settings.stack_dir / "run" / "cassandra.json").read_text())["pid"])
+        pid = int(json.loads((stack.stack_dir / "run" / "cassandra.json").read_text())["pid"])
         if b"CassandraDaemon" in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
     for entry in Path("/proc").iterdir():
@@ -130,9 +133,9 @@ def box_cpu_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def commitlog_mode(settings: Settings) -> str:
-    """The commit-log lines of the yaml the stack wrote (einvoice/stack/cassandra.py)."""
-    path = settings.stack_dir / "cassandra" / "conf" / "cassandra.yaml"
+def commitlog_mode(stack: StackSettings) -> str:
+    """The commit-log lines of the yaml the stack wrote (devstack/cassandra.py)."""
+    path = stack.stack_dir / "cassandra" / "conf" / "cassandra.yaml"
     try:
         text = path.read_text()
     except OSError:
@@ -144,8 +147,8 @@ def commitlog_mode(settings: Settings) -> str:
 class LogWatch:
     """WARN and ERROR lines Cassandra logs from now on, grouped with their numbers masked."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.path = settings.stack_dir / "logs" / "cassandra.log"
+    def __init__(self, stack: StackSettings) -> None:
+        self.path = stack.stack_dir / "logs" / "cassandra.log"
         self.offset = self.path.stat().st_size if self.path.exists() else 0
 
     def lines(self) -> list[str]:
@@ -193,7 +196,8 @@ def scratch_keyspace(settings: Settings) -> Iterator[str]:
         try:
             session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
             # auto_snapshot keeps a dropped keyspace's files; they are ours and unreferenced now.
-            shutil.rmtree(settings.stack_dir / "cassandra" / "data" / name, ignore_errors=True)
+            data = get_stack_settings().stack_dir / "cassandra" / "data"
+            shutil.rmtree(data / name, ignore_errors=True)
         finally:
             client.close()
 
@@ -204,8 +208,13 @@ def flush(keyspace: str | None = None) -> None:
     so both benchmarks flush everything before they start the clock, and their own keyspace after
     they stop it, reporting the CPU that took beside the run's (nodetool's own start-up, a JVM of
     a few seconds, stays out of the clock)."""
-    command = [sys.executable, "-m", "einvoice.cli", "stack", "nodetool", "flush"]
-    subprocess.run([*command, *([keyspace] if keyspace else [])], check=True, capture_output=True)
+    command = [sys.executable, "-m", "devstack", "nodetool", "flush"]
+    subprocess.run(
+        [*command, *([keyspace] if keyspace else [])],
+        check=True,
+        capture_output=True,
+        cwd=CHECKOUT_ROOT,  # `python -m devstack` runs from the checkout's root (scripts/stack)
+    )
 
 
 def _session(settings: Settings, keyspace: str) -> CassandraClient:
@@ -264,7 +273,7 @@ def probe(
     settings: Settings, keyspace: str, shape: Shape, claim_group: int | None, rows: int | None
 ) -> tuple[int, int, list[str]]:
     """The claim group and rows per batch to use where not given, and what the probes saw."""
-    client, watch, notes = _session(settings, keyspace), LogWatch(settings), []
+    client, watch, notes = _session(settings, keyspace), LogWatch(get_stack_settings()), []
     try:
         if claim_group is None and shape.claim_group > 1:
             found = probe_conditional_batch(client.session, _sizes(shape.claim_group, CLAIM_SIZES))
@@ -361,8 +370,8 @@ def measure(
         child = context.Process(target=worker, args=(params, settings, start, reports))
         child.start()
         children.append(child)
-    pid = cassandra_pid(settings)
-    watch = LogWatch(settings)
+    pid = cassandra_pid(get_stack_settings())
+    watch = LogWatch(get_stack_settings())
     try:
         ready = _collect(reports, children, timeout_s)
         failed = [report for report in ready if isinstance(report, WorkerReport)]
@@ -418,7 +427,7 @@ def _header(settings: Settings, processes: int) -> str:
         [
             f"# Cassandra write ceiling, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
             f"cpu_count {os.cpu_count()}, Cassandra {row['release_version']}, "
-            f"{commitlog_mode(settings)}, client processes {processes}",
+            f"{commitlog_mode(get_stack_settings())}, client processes {processes}",
         ]
     )
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from einvoice.config import Settings
-from einvoice.stack.process import ManagedProcess
+# devstack/ (the local stack) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from devstack.process import ManagedProcess
+from devstack.settings import StackSettings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
@@ -82,10 +85,10 @@ def tree_of(pid: int) -> Finder:
     return lambda stats: with_descendants({pid}, stats)
 
 
-def stack_server(settings: Settings, name: str, fallback: Callable[[ProcStat], bool]) -> Finder:
+def stack_server(stack: StackSettings, name: str, fallback: Callable[[ProcStat], bool]) -> Finder:
     """A server of the local stack: the pid it recorded, else the process that looks like it
-    (a stack run outside `einvoice stack`), with its descendants."""
-    recorded = ManagedProcess(name, settings.stack_dir / "run", settings.stack_dir / "logs")
+    (a stack run outside `scripts/stack`), with its descendants."""
+    recorded = ManagedProcess(name, stack.stack_dir / "run", stack.stack_dir / "logs")
     pid = recorded.running_pid()
 
     def find(stats: dict[int, ProcStat]) -> set[int]:
@@ -99,15 +102,15 @@ def stack_server(settings: Settings, name: str, fallback: Callable[[ProcStat], b
     return find
 
 
-def stack_groups(settings: Settings) -> dict[str, Finder]:
+def stack_groups(stack: StackSettings) -> dict[str, Finder]:
     return {
         "cassandra": stack_server(
-            settings,
+            stack,
             "cassandra",
             lambda stat: stat.comm == "java" and "CassandraDaemon" in cmdline(stat.pid),
         ),
-        "postgres": stack_server(settings, "postgres", lambda stat: stat.comm == "postgres"),
-        "redis": stack_server(settings, "redis", lambda stat: stat.comm == "redis-server"),
+        "postgres": stack_server(stack, "postgres", lambda stat: stat.comm == "postgres"),
+        "redis": stack_server(stack, "redis", lambda stat: stat.comm == "redis-server"),
     }
 
 

@@ -45,8 +45,12 @@ from storage.cassandra.client import connect
 from storage.cassandra.migrate import migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# devstack/ (the local stack) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_ceiling import CeilingResult, cassandra_pid, flush, measure, process_cpu_s
 from bench_submit import free_port, register_seller, wait_ready
+
+from devstack.settings import get_stack_settings
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -78,7 +82,8 @@ def fresh_keyspace(settings: Settings) -> Iterator[str]:
         try:
             client.session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
             # auto_snapshot keeps a dropped keyspace's files; they are ours and unreferenced now.
-            shutil.rmtree(settings.stack_dir / "cassandra" / "data" / name, ignore_errors=True)
+            data = get_stack_settings().stack_dir / "cassandra" / "data"
+            shutil.rmtree(data / name, ignore_errors=True)
         finally:
             client.close()
 
@@ -141,7 +146,7 @@ def ingest(
     workers = [launch("worker") for _ in range(args.workers)]
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_key}"}
-    jvm = cassandra_pid(settings)
+    jvm = cassandra_pid(get_stack_settings())
     try:
         wait_ready(url)
         time.sleep(2)  # the workers connect

@@ -1,7 +1,7 @@
 """Benchmark: sustained real-time submissions against the whole running stack, beside a bare
 endpoint (GET /healthz) of the same server and a raw single-row LWT loop, in the same run.
 
-Needs the local stack up and migrated (`scripts/start`, or `einvoice stack up && einvoice
+Needs the local stack up and migrated (`scripts/start`, or `scripts/stack up && einvoice
 migrate`), `wrk` (Debian: apt-get install wrk) and Go (vegeta is built once per machine, see
 scripts/bench_vegeta.py). It registers a fresh seller (or --sellers K, each the same way) with a
 business client of the `large` rate-limit class, signs distinct invoices beforehand (ES256, so that
@@ -49,6 +49,8 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# devstack/ (the local stack) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_cpu import Finder, children_cpu_s, measured, self_cpu_s, snapshot, stack_groups, tree_of
 from bench_lwt import ScratchLwt
 from bench_report import Run, lwt_run, print_cpu, print_runs
@@ -56,11 +58,12 @@ from bench_vegeta import attack, report, vegeta_binary, write_targets
 from bench_wrk import parse_wrk, run_wrk, submit_script, wrk_codes
 from bench_wrk import wrk as wrk  # re-exported: bench_lookup.py imports it from here
 
+from devstack.demo import random_tax_code
+from devstack.settings import get_stack_settings
 from einvoice.authority_keys import generate_key_file
 from einvoice.config import Settings, get_settings
 from einvoice.invoice.samples import sample_invoice
 from einvoice.registry import admin
-from einvoice.registry.demo import random_tax_code
 from signing import jws
 from signing.seller import sign_invoice
 from storage.postgres.pool import create_pool
@@ -311,7 +314,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     open_count = prepare(args, sellers, work, url)
     server = start_service(args, work, port)
-    runner = Runner(args, {"service": tree_of(server.pid), **stack_groups(settings)})
+    runner = Runner(args, {"service": tree_of(server.pid), **stack_groups(get_stack_settings())})
     try:
         try:
             wait_ready(url, process=server)

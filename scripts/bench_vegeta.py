@@ -22,7 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from einvoice.config import get_settings
+# devstack/ (the local stack) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from devstack.settings import get_stack_settings
 
 # Pinned: the newest v12 tag on the module proxy (2026-12), built with the installed Go 1.26.
 VEGETA_MODULE = "github.com/tsenart/vegeta/v12"
@@ -31,7 +33,7 @@ VEGETA_VERSION = "v12.13.0"
 
 def vegeta_binary() -> Path:
     """The cached vegeta of the pinned version, built first if missing."""
-    cached = get_settings().cache_dir / "bin" / f"vegeta-{VEGETA_VERSION}"
+    cached = get_stack_settings().cache_dir / "bin" / f"vegeta-{VEGETA_VERSION}"
     if cached.exists():
         return cached
     go = shutil.which("go")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from einvoice.config import get_settings
@@ -233,10 +234,16 @@ async def write(
 
 
 def live_bytes(keyspace: str) -> dict[str, int]:
-    nodetool = [sys.executable, "-m", "einvoice.cli", "stack", "nodetool"]
-    subprocess.run([*nodetool, "flush", keyspace], check=True, capture_output=True)
+    # `scripts/stack nodetool`: devstack runs from the checkout's root (it is not installed).
+    nodetool = [sys.executable, "-m", "devstack", "nodetool"]
+    checkout = Path(__file__).resolve().parent.parent
+    subprocess.run([*nodetool, "flush", keyspace], check=True, capture_output=True, cwd=checkout)
     stats = subprocess.run(
-        [*nodetool, "tablestats", keyspace], check=True, capture_output=True, text=True
+        [*nodetool, "tablestats", keyspace],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=checkout,
     ).stdout
     found = {}
     for block in stats.split("Table: ")[1:]:

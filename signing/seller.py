@@ -17,6 +17,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
 from einvoice_core import CompiledKey
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.timezone import VIETNAM
 from signing import jws
@@ -70,39 +71,48 @@ def verify_seller_signature(
 ) -> list[ErrorDetail]:
     """The signature's problems; empty when it is the seller's valid signature of `canonical`."""
 
-    def problem(code: str, message: str) -> list[ErrorDetail]:
+    def problem(code: ErrorCode, message: str) -> list[ErrorDetail]:
         return [ErrorDetail(code, message, field)]
 
     try:
         header_b64, payload_b64, raw_signature = jws.split_compact(signature)
         header = orjson.loads(jws.b64url_decode(header_b64))
     except (jws.JwsError, orjson.JSONDecodeError):
-        return problem("SIGNATURE_MALFORMED", "expected a compact JWS: header..signature")
+        return problem(ErrorCode.SIGNATURE_MALFORMED, "expected a compact JWS: header..signature")
     if payload_b64 or not isinstance(header, dict):
-        return problem("SIGNATURE_MALFORMED", "expected a detached JWS: an empty payload part")
+        return problem(
+            ErrorCode.SIGNATURE_MALFORMED, "expected a detached JWS: an empty payload part"
+        )
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in jws.ALGORITHMS:
-        return problem("SIGNATURE_ALGORITHM_NOT_ALLOWED", f"alg {alg!r} is not accepted")
+        return problem(ErrorCode.SIGNATURE_ALGORITHM_NOT_ALLOWED, f"alg {alg!r} is not accepted")
     if header.get("b64") is False or "crit" in header:
         return problem(
-            "SIGNATURE_MALFORMED", "unencoded payloads and critical headers are not used"
+            ErrorCode.SIGNATURE_MALFORMED, "unencoded payloads and critical headers are not used"
         )
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None or key.tax_code != seller_tax_code:
-        return problem("SIGNATURE_KEY_UNKNOWN", f"no key {kid!r} is registered to the seller")
+        return problem(
+            ErrorCode.SIGNATURE_KEY_UNKNOWN, f"no key {kid!r} is registered to the seller"
+        )
     if alg != key.algorithm:
         return problem(
-            "SIGNATURE_KEY_ALGORITHM_MISMATCH", f"key {kid} is registered for {key.algorithm}"
+            ErrorCode.SIGNATURE_KEY_ALGORITHM_MISMATCH,
+            f"key {kid} is registered for {key.algorithm}",
         )
     if isinstance(key.public_key, rsa.RSAPublicKey) and key.public_key.key_size < MIN_RSA_BITS:
-        return problem("SIGNATURE_KEY_TOO_WEAK", f"RSA keys need at least {MIN_RSA_BITS} bits")
+        return problem(
+            ErrorCode.SIGNATURE_KEY_TOO_WEAK, f"RSA keys need at least {MIN_RSA_BITS} bits"
+        )
     if key.revoked_at is not None and key.revoked_at <= now:
-        return problem("SIGNATURE_KEY_REVOKED", f"key {kid} was revoked")
+        return problem(ErrorCode.SIGNATURE_KEY_REVOKED, f"key {kid} was revoked")
     if not key.valid_on(issued):
-        return problem("SIGNATURE_KEY_NOT_ACTIVE", f"key {kid} was not valid on {issued}")
+        return problem(ErrorCode.SIGNATURE_KEY_NOT_ACTIVE, f"key {kid} was not valid on {issued}")
     signing_input = header_b64 + b"." + jws.b64url_encode(canonical)
     if not jws.verify(alg, key.public_key, signing_input, raw_signature):
-        return problem("SIGNATURE_INVALID", "the signature does not verify over the invoice")
+        return problem(
+            ErrorCode.SIGNATURE_INVALID, "the signature does not verify over the invoice"
+        )
     return []
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need servers talk to the real local stack (`einvoice stack up`),
+"""Shared fixtures. Tests that need servers talk to the real local stack (`scripts/stack up`),
 each test session in its own Cassandra keyspace and PostgreSQL database, dropped at the end."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from einvoice import stack
+import devstack
 from einvoice.authority_keys import generate_key_file
 from einvoice.config import Settings, get_settings
 from ingest.queue import BatchQueue
@@ -37,7 +37,7 @@ def base_settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack_up(base_settings: Settings) -> None:
     """The local stack answers (started if needed; idempotent and quick when already up)."""
-    stack.up(base_settings)
+    devstack.up(base_settings)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import einvoice_core
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import Invoice
 from einvoice.invoice.rules import check_invoice, parse_date
@@ -95,7 +96,9 @@ def authenticate_reference(
     invoice, errors = parse_invoice(raw_invoice, prefix="/invoice")
     if not isinstance(signature, str):
         errors.append(
-            ErrorDetail("FIELD_REQUIRED", "the seller's detached JWS is required", "/signature")
+            ErrorDetail(
+                ErrorCode.FIELD_REQUIRED, "the seller's detached JWS is required", "/signature"
+            )
         )
     if invoice is None:
         return Rejected(errors)

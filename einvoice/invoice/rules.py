@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import Invoice, Line, Related
 from einvoice.invoice.taxcode import tax_code_error
@@ -78,7 +79,7 @@ class _Checker:
         related = invoice.get("related")
         self.adjusting = related is not None and related["nature"] == "adjust"
 
-    def fail(self, code: str, field: str, message: str) -> None:
+    def fail(self, code: ErrorCode, field: str, message: str) -> None:
         self.errors.append(ErrorDetail(code, message, field))
 
     def run(self) -> list[ErrorDetail]:
@@ -97,36 +98,38 @@ class _Checker:
         template = invoice["template"]
         template_ok = "1" <= template <= "9"
         if not template_ok:
-            self.fail("TEMPLATE_INVALID", "/template", "the template is one digit from 1 to 9")
+            self.fail(
+                ErrorCode.TEMPLATE_INVALID, "/template", "the template is one digit from 1 to 9"
+            )
         issued = parse_date(invoice["issued_date"])
         if issued is None:
-            self.fail("INVALID_DATE", "/issued_date", "not a calendar date")
+            self.fail(ErrorCode.INVALID_DATE, "/issued_date", "not a calendar date")
         else:
             today_in_vietnam = (self.now + CLOCK_SKEW).astimezone(VIETNAM).date()
             if issued > today_in_vietnam:
                 self.fail(
-                    "ISSUE_DATE_IN_FUTURE",
+                    ErrorCode.ISSUE_DATE_IN_FUTURE,
                     "/issued_date",
                     f"issued {issued}, after today in Vietnam ({today_in_vietnam})",
                 )
         symbol = _SYMBOL.fullmatch(invoice["symbol"])
         if symbol is None:
             self.fail(
-                "SYMBOL_FORMAT",
+                ErrorCode.SYMBOL_FORMAT,
                 "/symbol",
                 "expected C or K, a 2-digit year, a type letter (T D L M N B G H X), 2 letters",
             )
         else:
             if issued is not None and int(symbol.group(2)) != issued.year % 100:
                 self.fail(
-                    "SYMBOL_YEAR_MISMATCH",
+                    ErrorCode.SYMBOL_YEAR_MISMATCH,
                     "/symbol",
                     f"the symbol's year {symbol.group(2)} differs from the issue year "
                     f"{issued.year}",
                 )
             if template_ok and (symbol.group(3) in _NOTE_TYPES) != (template == "6"):
                 self.fail(
-                    "SYMBOL_TEMPLATE_MISMATCH",
+                    ErrorCode.SYMBOL_TEMPLATE_MISMATCH,
                     "/symbol",
                     "type letters N and B belong to delivery notes (template 6), and only they",
                 )
@@ -134,13 +137,13 @@ class _Checker:
         if not self.vnd:
             if exchange_rate is None or exchange_rate[0] == "-" or Decimal(exchange_rate) == 0:
                 self.fail(
-                    "CURRENCY_EXCHANGE_RATE_REQUIRED",
+                    ErrorCode.CURRENCY_EXCHANGE_RATE_REQUIRED,
                     "/exchange_rate",
                     f"an invoice in {invoice.get('currency')} needs a positive exchange rate",
                 )
         elif exchange_rate is not None and Decimal(exchange_rate) != 1:
             self.fail(
-                "CURRENCY_EXCHANGE_RATE_UNEXPECTED",
+                ErrorCode.CURRENCY_EXCHANGE_RATE_UNEXPECTED,
                 "/exchange_rate",
                 "an invoice in VND has no exchange rate (or 1)",
             )
@@ -158,22 +161,28 @@ class _Checker:
 
     def _related(self, related: Related, issued: dt.date | None) -> None:
         if not "1" <= related["template"] <= "9":
-            self.fail("TEMPLATE_INVALID", "/related/template", "the template is one digit 1-9")
+            self.fail(
+                ErrorCode.TEMPLATE_INVALID, "/related/template", "the template is one digit 1-9"
+            )
         if _SYMBOL.fullmatch(related["symbol"]) is None:
-            self.fail("SYMBOL_FORMAT", "/related/symbol", "not a well-formed invoice symbol")
+            self.fail(
+                ErrorCode.SYMBOL_FORMAT, "/related/symbol", "not a well-formed invoice symbol"
+            )
         related_date = parse_date(related["issued_date"])
         if related_date is None:
-            self.fail("INVALID_DATE", "/related/issued_date", "not a calendar date")
+            self.fail(ErrorCode.INVALID_DATE, "/related/issued_date", "not a calendar date")
         elif issued is not None and related_date > issued:
             self.fail(
-                "RELATED_DATE_AFTER_INVOICE",
+                ErrorCode.RELATED_DATE_AFTER_INVOICE,
                 "/related/issued_date",
                 "the invoice replaced or adjusted must be dated on or before this one",
             )
         invoice = self.invoice
         same = (related["template"], related["symbol"], related["number"])
         if same == (invoice["template"], invoice["symbol"], invoice["number"]):
-            self.fail("RELATED_SELF_REFERENCE", "/related", "an invoice cannot refer to itself")
+            self.fail(
+                ErrorCode.RELATED_SELF_REFERENCE, "/related", "an invoice cannot refer to itself"
+            )
 
     # -- amounts --------------------------------------------------------------------------------
 
@@ -182,10 +191,12 @@ class _Checker:
         if value is None:
             return None
         if value[0] == "-" and not self.adjusting:
-            self.fail("NEGATIVE_AMOUNT", field, "negative values only on an adjusting invoice")
+            self.fail(
+                ErrorCode.NEGATIVE_AMOUNT, field, "negative values only on an adjusting invoice"
+            )
         number = Decimal(value)
         if money and self.vnd and "." in value and number != number.to_integral_value():
-            self.fail("VND_NOT_WHOLE", field, "amounts in VND are whole dong")
+            self.fail(ErrorCode.VND_NOT_WHOLE, field, "amounts in VND are whole dong")
         return number
 
     def _amounts(self) -> None:
@@ -199,32 +210,38 @@ class _Checker:
         previous_no = 0
         for index, line in enumerate(self.invoice["lines"]):
             if line["no"] <= previous_no:
-                self.fail("LINE_NUMBER_SEQUENCE", f"/lines/{index}/no", "numbers must increase")
+                self.fail(
+                    ErrorCode.LINE_NUMBER_SEQUENCE, f"/lines/{index}/no", "numbers must increase"
+                )
             previous_no = line["no"]
             nature = line["nature"]
             if nature == 4:
                 for name in _NOTE_FIELDS:
                     if line.get(name) is not None:
                         self.fail(
-                            "NOTE_LINE_HAS_AMOUNT", f"/lines/{index}/{name}", "a note has none"
+                            ErrorCode.NOTE_LINE_HAS_AMOUNT,
+                            f"/lines/{index}/{name}",
+                            "a note has none",
                         )
                 continue
             rate = line.get("vat_rate")
             if rate is None:
                 if template in VAT_TEMPLATES:
                     self.fail(
-                        "LINE_FIELD_REQUIRED", f"/lines/{index}/vat_rate", "this line needs a rate"
+                        ErrorCode.LINE_FIELD_REQUIRED,
+                        f"/lines/{index}/vat_rate",
+                        "this line needs a rate",
                     )
             elif not rated:
                 self.fail(
-                    "VAT_RATE_NOT_ALLOWED",
+                    ErrorCode.VAT_RATE_NOT_ALLOWED,
                     f"/lines/{index}/vat_rate",
                     f"template {template} is a sales invoice and carries no VAT rate",
                 )
                 rate = None
             elif rate not in _FIXED_RATES and vat_percent(rate) is None:
                 self.fail(
-                    "VAT_RATE_INVALID",
+                    ErrorCode.VAT_RATE_INVALID,
                     f"/lines/{index}/vat_rate",
                     "expected 0%, 5%, 8%, 10%, KCT, KKKNT or KHAC:x.xx",
                 )
@@ -271,12 +288,14 @@ class _Checker:
         quantity = self._value(line.get("quantity"), f"{at}/quantity", money=False)
         price = self._value(line.get("unit_price"), f"{at}/unit_price", money=False)
         if amount is None:
-            self.fail("LINE_FIELD_REQUIRED", f"{at}/amount", "this line needs an amount")
+            self.fail(ErrorCode.LINE_FIELD_REQUIRED, f"{at}/amount", "this line needs an amount")
         if quantity is None or price is None:
             if nature != 3:  # a trade-discount line may state only its amount
                 for value, name in ((quantity, "quantity"), (price, "unit_price")):
                     if value is None:
-                        self.fail("LINE_FIELD_REQUIRED", f"{at}/{name}", f"this line needs {name}")
+                        self.fail(
+                            ErrorCode.LINE_FIELD_REQUIRED, f"{at}/{name}", f"this line needs {name}"
+                        )
             return amount
         expected = quantity * price
         discount_rate_text = line.get("discount_rate")
@@ -285,7 +304,7 @@ class _Checker:
             expected -= self._discount(expected, discount_rate_text, discount_text, at)
         if amount is not None and abs(amount - expected) > self.unit:
             self.fail(
-                "LINE_AMOUNT_MISMATCH",
+                ErrorCode.LINE_AMOUNT_MISMATCH,
                 f"{at}/amount",
                 f"{amount} differs from quantity x unit price - discount = {expected}",
             )
@@ -304,7 +323,7 @@ class _Checker:
             return from_rate
         if abs(amount - from_rate) > self.unit:
             self.fail(
-                "DISCOUNT_MISMATCH",
+                ErrorCode.DISCOUNT_MISMATCH,
                 f"{at}/discount_amount",
                 f"{amount} differs from {rate}% of {gross} ({from_rate})",
             )
@@ -331,17 +350,23 @@ class _Checker:
             rate = summary["vat_rate"]
             percent = vat_percent(rate)
             if percent is None:
-                self.fail("VAT_RATE_INVALID", f"{at}/vat_rate", "not an allowed VAT rate")
+                self.fail(ErrorCode.VAT_RATE_INVALID, f"{at}/vat_rate", "not an allowed VAT rate")
             elif rate in seen:
-                self.fail("RATE_SUMMARY_DUPLICATE", f"{at}/vat_rate", f"{rate} appears twice")
+                self.fail(
+                    ErrorCode.RATE_SUMMARY_DUPLICATE, f"{at}/vat_rate", f"{rate} appears twice"
+                )
             elif rate not in taxable_by_rate:
-                self.fail("RATE_SUMMARY_UNEXPECTED", f"{at}/vat_rate", f"no line has rate {rate}")
+                self.fail(
+                    ErrorCode.RATE_SUMMARY_UNEXPECTED, f"{at}/vat_rate", f"no line has rate {rate}"
+                )
             else:
                 seen.add(rate)
                 self._rate_summary(at, rate, percent, taxable, tax, taxable_by_rate, lines_by_rate)
         for rate in taxable_by_rate:
             if rate not in seen:
-                self.fail("RATE_SUMMARY_MISSING", "/totals/by_rate", f"no summary for {rate}")
+                self.fail(
+                    ErrorCode.RATE_SUMMARY_MISSING, "/totals/by_rate", f"no summary for {rate}"
+                )
         self._grand_totals(stated_taxable + unrated_total, stated_tax, discount_total)
 
     def _rate_summary(
@@ -356,7 +381,7 @@ class _Checker:
     ) -> None:
         if taxable != taxable_by_rate[rate]:
             self.fail(
-                "RATE_TAXABLE_MISMATCH",
+                ErrorCode.RATE_TAXABLE_MISMATCH,
                 f"{at}/taxable_amount",
                 f"{taxable} differs from the sum of the {rate} lines, {taxable_by_rate[rate]}",
             )
@@ -366,7 +391,7 @@ class _Checker:
         tolerance = self.unit * (lines_by_rate[rate] + 1) / 2 if percent else _ZERO
         if abs(tax - expected) > tolerance:
             self.fail(
-                "RATE_TAX_MISMATCH",
+                ErrorCode.RATE_TAX_MISMATCH,
                 f"{at}/tax_amount",
                 f"{tax} differs from {percent}% of {taxable} ({expected})",
             )
@@ -383,25 +408,25 @@ class _Checker:
         discount = self._value(totals.get("discount_amount"), "/totals/discount_amount", money=True)
         if before_tax != expected_before_tax:
             self.fail(
-                "TOTAL_BEFORE_TAX_MISMATCH",
+                ErrorCode.TOTAL_BEFORE_TAX_MISMATCH,
                 "/totals/amount_before_tax",
                 f"{before_tax} differs from the sum of taxable amounts, {expected_before_tax}",
             )
         if tax != expected_tax:
             self.fail(
-                "TOTAL_TAX_MISMATCH",
+                ErrorCode.TOTAL_TAX_MISMATCH,
                 "/totals/tax_amount",
                 f"{tax} differs from the sum of the rates' taxes, {expected_tax}",
             )
         if discount is not None and discount != discount_total:
             self.fail(
-                "TOTAL_DISCOUNT_MISMATCH",
+                ErrorCode.TOTAL_DISCOUNT_MISMATCH,
                 "/totals/discount_amount",
                 f"{discount} differs from the sum of the discount lines, {discount_total}",
             )
         if before_tax is not None and tax is not None and payable != before_tax + tax:
             self.fail(
-                "TOTAL_PAYABLE_MISMATCH",
+                ErrorCode.TOTAL_PAYABLE_MISMATCH,
                 "/totals/total_payable",
                 f"{payable} differs from amount_before_tax + tax_amount = {before_tax + tax}",
             )

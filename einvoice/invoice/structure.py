@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import INVOICE, Invoice
 
@@ -26,16 +27,16 @@ DECIMAL_FIELDS = frozenset(
 )
 
 _CODES = {
-    "missing": "FIELD_REQUIRED",
-    "extra_forbidden": "UNKNOWN_FIELD",
-    "string_too_short": "TOO_SHORT",
-    "string_too_long": "TOO_LONG",
-    "too_short": "TOO_SHORT",
-    "too_long": "TOO_MANY_LINES",
-    "greater_than_equal": "OUT_OF_RANGE",
-    "less_than_equal": "OUT_OF_RANGE",
-    "literal_error": "INVALID_VALUE",
-    "string_pattern_mismatch": "INVALID_FORMAT",
+    "missing": ErrorCode.FIELD_REQUIRED,
+    "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
+    "string_too_short": ErrorCode.TOO_SHORT,
+    "string_too_long": ErrorCode.TOO_LONG,
+    "too_short": ErrorCode.TOO_SHORT,
+    "too_long": ErrorCode.TOO_MANY_LINES,
+    "greater_than_equal": ErrorCode.OUT_OF_RANGE,
+    "less_than_equal": ErrorCode.OUT_OF_RANGE,
+    "literal_error": ErrorCode.INVALID_VALUE,
+    "string_pattern_mismatch": ErrorCode.INVALID_FORMAT,
 }
 
 
@@ -55,15 +56,19 @@ def _detail(item: Any, prefix: str) -> ErrorDetail:
     decimal = name in DECIMAL_FIELDS and not isinstance(location[-1], int)
     if decimal and kind == "string_type" and _is_json_number(item.get("input")):
         return ErrorDetail(
-            "DECIMAL_MUST_BE_STRING",
+            ErrorCode.DECIMAL_MUST_BE_STRING,
             'money, quantities and rates are decimal strings such as "1500.5", not numbers',
             field,
         )
     if decimal and kind == "string_pattern_mismatch":
         return ErrorDetail(
-            "INVALID_DECIMAL", "a decimal: at most 21 digits, at most 6 after the point", field
+            ErrorCode.INVALID_DECIMAL,
+            "a decimal: at most 21 digits, at most 6 after the point",
+            field,
         )
-    code = _CODES.get(kind, "INVALID_TYPE" if kind.endswith("_type") else "INVALID_VALUE")
+    code = _CODES.get(
+        kind, ErrorCode.INVALID_TYPE if kind.endswith("_type") else ErrorCode.INVALID_VALUE
+    )
     return ErrorDetail(code, str(item["msg"]), field)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from operator import mul
 
+from einvoice.error_codes import ErrorCode
+
 _FORM = re.compile(r"([0-9]{10})(?:-([0-9]{3}))?")
 _WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 
@@ -21,15 +23,15 @@ def check_digit(first_nine: str) -> int | None:
     return check if check < 10 else None
 
 
-def tax_code_error(value: str) -> str | None:
+def tax_code_error(value: str) -> ErrorCode | None:
     """None for a valid tax code, else the error code that says what is wrong with it."""
     match = _FORM.fullmatch(value)
     if match is None:
-        return "TAX_CODE_FORMAT"
+        return ErrorCode.TAX_CODE_FORMAT
     base, branch = match.groups()
     if base[2:9] == "0000000" or branch == "000":
-        return "TAX_CODE_FORMAT"
+        return ErrorCode.TAX_CODE_FORMAT
     expected = check_digit(base[:9])
     if expected is None or expected != int(base[9]):
-        return "TAX_CODE_CHECK_DIGIT"
+        return ErrorCode.TAX_CODE_CHECK_DIGIT
     return None

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import Conflict, NotFound, ServiceError, Unprocessable
 from einvoice.invoice.taxcode import tax_code_error
 from einvoice.registry.api_keys import new_api_key
@@ -44,20 +45,24 @@ def check_tax_code(tax_code: str, field: str = "/tax_code") -> str:
 async def add_taxpayer(registry: Registry, tax_code: str, name: str) -> TaxpayerRow:
     check_tax_code(tax_code)
     if not 1 <= len(name.strip()) <= 400:
-        raise Unprocessable("a name of 1 to 400 characters", code="INVALID_FIELD", field="/name")
+        raise Unprocessable(
+            "a name of 1 to 400 characters", code=ErrorCode.INVALID_FIELD, field="/name"
+        )
     return await _mapped(registry.add_taxpayer(tax_code, name.strip()))
 
 
 async def set_status(registry: Registry, tax_code: str, status: str) -> TaxpayerRow:
     if status not in STATUSES:
-        raise Unprocessable(f"status is one of {STATUSES}", code="INVALID_VALUE", field="/status")
+        raise Unprocessable(
+            f"status is one of {STATUSES}", code=ErrorCode.INVALID_VALUE, field="/status"
+        )
     return await _mapped(registry.set_taxpayer_status(check_tax_code(tax_code), status))
 
 
 async def raise_month_buckets(registry: Registry, tax_code: str, buckets: int) -> TaxpayerRow:
     if not 1 <= buckets <= 256:
         raise Unprocessable(
-            "month_buckets is 1 to 256", code="OUT_OF_RANGE", field="/month_buckets"
+            "month_buckets is 1 to 256", code=ErrorCode.OUT_OF_RANGE, field="/month_buckets"
         )
     return await _mapped(registry.raise_month_buckets(check_tax_code(tax_code), buckets))
 
@@ -75,12 +80,12 @@ async def add_key(
     check_tax_code(tax_code)
     if not 1 <= len(kid) <= 200 or not kid.isprintable():
         raise Unprocessable(
-            "a kid of 1 to 200 printable characters", code="INVALID_FIELD", field="/kid"
+            "a kid of 1 to 200 printable characters", code=ErrorCode.INVALID_FIELD, field="/kid"
         )
     for name, moment in (("valid_from", valid_from), ("valid_to", valid_to)):
         if moment is not None and moment.tzinfo is None:
             raise Unprocessable(
-                "give a time zone, e.g. +07:00", code="INVALID_FIELD", field=f"/{name}"
+                "give a time zone, e.g. +07:00", code=ErrorCode.INVALID_FIELD, field=f"/{name}"
             )
     parsed = parse_public_key(public_key, algorithm)
     return await _mapped(
@@ -96,23 +101,23 @@ async def add_client(
     registry: Registry, role: str, tax_code: str | None, rate_limit_class: str = "standard"
 ) -> IssuedClient:
     if role not in ROLES:
-        raise Unprocessable(f"role is one of {ROLES}", code="INVALID_VALUE", field="/role")
+        raise Unprocessable(f"role is one of {ROLES}", code=ErrorCode.INVALID_VALUE, field="/role")
     if rate_limit_class not in RATE_LIMIT_CLASSES:
         raise Unprocessable(
             f"rate_limit_class is one of {RATE_LIMIT_CLASSES}",
-            code="INVALID_VALUE",
+            code=ErrorCode.INVALID_VALUE,
             field="/rate_limit_class",
         )
     if role == "business" and tax_code is None:
         raise Unprocessable(
             "a business client acts for one tax code",
-            code="CLIENT_TAX_CODE_REQUIRED",
+            code=ErrorCode.CLIENT_TAX_CODE_REQUIRED,
             field="/tax_code",
         )
     if role != "business" and tax_code is not None:
         raise Unprocessable(
             "officers and admins act for no tax code",
-            code="CLIENT_TAX_CODE_UNEXPECTED",
+            code=ErrorCode.CLIENT_TAX_CODE_UNEXPECTED,
             field="/tax_code",
         )
     if tax_code is not None:
@@ -128,7 +133,9 @@ async def revoke_client(registry: Registry, client_id: str) -> ClientRow:
     try:
         parsed = uuid.UUID(client_id)
     except ValueError as error:
-        raise Unprocessable("a client id is a UUID", code="INVALID_FIELD", field="/id") from error
+        raise Unprocessable(
+            "a client id is a UUID", code=ErrorCode.INVALID_FIELD, field="/id"
+        ) from error
     return await _mapped(registry.revoke_client(parsed))
 
 
@@ -148,23 +155,27 @@ def _service_error(error: StorageError) -> ServiceError | None:
         case RecordExists(entity="taxpayer", key=(tax_code,)):
             return Conflict(
                 f"taxpayer {tax_code} is registered already",
-                code="TAXPAYER_EXISTS",
+                code=ErrorCode.TAXPAYER_EXISTS,
                 field="/tax_code",
             )
         case RecordExists(entity="seller_key", key=(tax_code, kid)):
             return Conflict(
                 f"taxpayer {tax_code} has a key {kid} already; kids are never reused",
-                code="KEY_EXISTS",
+                code=ErrorCode.KEY_EXISTS,
                 field="/kid",
             )
         case ConstraintViolated(entity="seller_key"):
             # The only check on a key the admin's values can break (the others mirror checks
             # made above): its validity ends after it begins.
-            return Conflict("valid_to must be later than valid_from", code="KEY_VALIDITY_INVALID")
+            return Conflict(
+                "valid_to must be later than valid_from", code=ErrorCode.KEY_VALIDITY_INVALID
+            )
         case RecordMissing(entity="taxpayer", key=(tax_code,)):
-            return NotFound(f"no taxpayer {tax_code}", code="TAXPAYER_NOT_FOUND", field="/tax_code")
+            return NotFound(
+                f"no taxpayer {tax_code}", code=ErrorCode.TAXPAYER_NOT_FOUND, field="/tax_code"
+            )
         case RecordMissing(entity="seller_key", key=(tax_code, kid)):
-            return NotFound(f"taxpayer {tax_code} has no key {kid}", code="KEY_NOT_FOUND")
+            return NotFound(f"taxpayer {tax_code} has no key {kid}", code=ErrorCode.KEY_NOT_FOUND)
         case RecordMissing(entity="api_client", key=(client_id,)):
-            return NotFound(f"no API client {client_id}", code="CLIENT_NOT_FOUND")
+            return NotFound(f"no API client {client_id}", code=ErrorCode.CLIENT_NOT_FOUND)
     return None

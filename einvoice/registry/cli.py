@@ -1,9 +1,9 @@
-"""`einvoice taxpayer|key|client|demo ...`: the registry from the command line.
+"""`einvoice taxpayer|key|client ...`: the registry from the command line.
 
 These talk to PostgreSQL directly (through storage/), so they also serve to obtain the first
 admin key of a new installation: `einvoice client add --role admin` on a machine that can reach
 the database prints a key once. Changes notify every running service process, as the admin API's
-do.
+do. (Demo data for newcomers and load tests is not the product's: `scripts/stack demo seed`.)
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from einvoice.config import PROJECT_ROOT, Settings
+from einvoice.config import Settings
 from einvoice.errors import ServiceError
-from einvoice.registry import admin, demo
+from einvoice.registry import admin
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 
@@ -73,18 +73,6 @@ def register(commands: Any) -> None:
     revoke.add_argument("client_id")
     revoke.set_defaults(handler=_run(lambda r, a: admin.revoke_client(r, a.client_id)))
 
-    demo_command = commands.add_parser("demo", help="demo data for newcomers and load tests")
-    actions = demo_command.add_subparsers(required=True, metavar="ACTION")
-    seed = actions.add_parser("seed", help="add demo taxpayers, keys and clients")
-    seed.add_argument("--taxpayers", type=int, default=3)
-    seed.add_argument("--dir", type=Path, default=PROJECT_ROOT / "demo")
-    seed.add_argument(
-        "--if-missing",
-        action="store_true",
-        help="only when the folder holds no demo registered in this database (start-up use)",
-    )
-    seed.set_defaults(handler=_run(_seed))
-
 
 async def _add_key(registry: Registry, args: argparse.Namespace) -> Any:
     text = args.public_key_file.read_text()
@@ -97,25 +85,6 @@ async def _add_key(registry: Registry, args: argparse.Namespace) -> Any:
         algorithm=args.algorithm,
         valid_from=args.valid_from,
         valid_to=args.valid_to,
-    )
-
-
-async def _seed(registry: Registry, args: argparse.Namespace) -> str:
-    # Files first (keys, then the manifest after the database), off the event loop's concerns:
-    # this is a command-line tool, nothing else runs on its loop.
-    manifest = demo.load_manifest(args.dir)
-    if manifest["sellers"] and await registry.taxpayer(manifest["sellers"][0]["tax_code"]):
-        if args.if_missing:
-            return f"the demo in {args.dir / 'registry.json'} is registered already"
-    elif manifest["sellers"]:
-        # A demo of an earlier database (the stack's data was wiped): start a new one.
-        manifest = {"admins": [], "officers": [], "sellers": []}
-    sellers = demo.make_sellers(args.taxpayers, args.dir)
-    manifest = await demo.register(registry, manifest, sellers)
-    demo.save_manifest(args.dir, manifest)
-    return (
-        f"{len(manifest['sellers'])} demo sellers in {args.dir / 'registry.json'} "
-        f"(admin key: {manifest['admins'][0]['api_key']})"
     )
 
 

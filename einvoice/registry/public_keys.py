@@ -17,6 +17,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from einvoice.error_codes import ErrorCode
 from einvoice.errors import Unprocessable
 from signing import jws
 
@@ -39,24 +40,28 @@ def parse_public_key(
     elif material.lstrip().startswith("-----BEGIN"):
         if "PRIVATE KEY" in material:
             raise _error(
-                "KEY_PRIVATE_MATERIAL", "send the public key only, never the private key", field
+                ErrorCode.KEY_PRIVATE_MATERIAL,
+                "send the public key only, never the private key",
+                field,
             )
         try:
             loaded = serialization.load_pem_public_key(material.encode())
         except ValueError as error:
-            raise _error("KEY_MALFORMED", "not a PEM public key", field) from error
+            raise _error(ErrorCode.KEY_MALFORMED, "not a PEM public key", field) from error
         if not isinstance(
             loaded, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
         ):
-            raise _error("KEY_TYPE_UNSUPPORTED", "use RSA, P-256 or Ed25519", field)
+            raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "use RSA, P-256 or Ed25519", field)
         public_key, jwk_alg = loaded, None
     else:
         try:
             document = orjson.loads(material)
         except orjson.JSONDecodeError as error:
-            raise _error("KEY_MALFORMED", "expected a PEM public key or a JWK", field) from error
+            raise _error(
+                ErrorCode.KEY_MALFORMED, "expected a PEM public key or a JWK", field
+            ) from error
         if not isinstance(document, dict):
-            raise _error("KEY_MALFORMED", "a JWK is a JSON object", field)
+            raise _error(ErrorCode.KEY_MALFORMED, "a JWK is a JSON object", field)
         public_key, jwk_alg = _from_jwk(document, field)
     chosen = _algorithm(public_key, algorithm or jwk_alg, field)
     return ParsedKey(chosen, public_key, jws.public_jwk(public_key))
@@ -70,7 +75,7 @@ def load_public_jwk(jwk: dict[str, Any]) -> jws.PublicKey:
 def _from_jwk(jwk: dict[str, Any], field: str) -> tuple[jws.PublicKey, str | None]:
     if "d" in jwk:
         raise _error(
-            "KEY_PRIVATE_MATERIAL", "send the public key only, never the private key", field
+            ErrorCode.KEY_PRIVATE_MATERIAL, "send the public key only, never the private key", field
         )
     kty, alg = jwk.get("kty"), jwk.get("alg")
     try:
@@ -79,37 +84,39 @@ def _from_jwk(jwk: dict[str, Any], field: str) -> tuple[jws.PublicKey, str | Non
             return rsa.RSAPublicNumbers(e, n).public_key(), alg
         if kty == "EC":
             if jwk.get("crv") != "P-256":
-                raise _error("KEY_TYPE_UNSUPPORTED", "EC keys are P-256 (ES256)", field)
+                raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "EC keys are P-256 (ES256)", field)
             point = ec.EllipticCurvePublicNumbers(_int(jwk["x"]), _int(jwk["y"]), ec.SECP256R1())
             return point.public_key(), alg
         if kty == "OKP" and jwk.get("crv") == "Ed25519":
             return ed25519.Ed25519PublicKey.from_public_bytes(jws.b64url_decode(jwk["x"])), alg
     except (KeyError, TypeError, ValueError, jws.JwsError) as error:
-        raise _error("KEY_MALFORMED", f"not a valid {kty} JWK", field) from error
-    raise _error("KEY_TYPE_UNSUPPORTED", "use RSA, P-256 (EC) or Ed25519 (OKP)", field)
+        raise _error(ErrorCode.KEY_MALFORMED, f"not a valid {kty} JWK", field) from error
+    raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "use RSA, P-256 (EC) or Ed25519 (OKP)", field)
 
 
 def _algorithm(key: jws.PublicKey, requested: Any, field: str) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
-            raise _error("KEY_TOO_WEAK", f"RSA keys need at least {MIN_RSA_BITS} bits", field)
+            raise _error(
+                ErrorCode.KEY_TOO_WEAK, f"RSA keys need at least {MIN_RSA_BITS} bits", field
+            )
         allowed = {"RS256", "PS256"}
     else:
         allowed = jws.key_algorithm(key)
         if not allowed:
-            raise _error("KEY_TYPE_UNSUPPORTED", "EC keys are P-256 (ES256)", field)
+            raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "EC keys are P-256 (ES256)", field)
     if requested is None:
         return "RS256" if "RS256" in allowed else next(iter(allowed))
     if requested not in allowed:
         raise _error(
-            "KEY_ALGORITHM_MISMATCH",
+            ErrorCode.KEY_ALGORITHM_MISMATCH,
             f"this key signs with {sorted(allowed)}, not {requested}",
             field,
         )
     return str(requested)
 
 
-def _error(code: str, message: str, field: str) -> Unprocessable:
+def _error(code: ErrorCode, message: str, field: str) -> Unprocessable:
     return Unprocessable(message, code=code, field=field)
 
 

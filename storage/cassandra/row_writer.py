@@ -20,7 +20,7 @@ submission path (an invoice's document and index rows, batch results) goes throu
   values fixed by the claim, so a failed batch is written again by the retry (the caller's
   failure path), never half-trusted.
 - Bounds: 40 KB and 100 statements a batch, under Cassandra's 50 KiB refusal threshold (its
-  warning thresholds are raised to match in einvoice/stack/templates/cassandra.yaml).
+  warning thresholds are raised to match in devstack/templates/cassandra.yaml).
 """
 
 from __future__ import annotations

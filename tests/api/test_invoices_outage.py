@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from einvoice import stack
+import devstack as stack
 from einvoice.config import Settings
 from tests.api.test_invoices import make_seller
 

@@ -220,7 +220,7 @@ async def test_lookups_answer_from_cassandra_while_redis_is_down(
 ) -> None:
     import asyncio
 
-    from einvoice import stack
+    import devstack as stack
 
     (server,) = stack.servers(base_settings, ["redis"])
     if server.process.running_pid() is None:

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from einvoice import stack
+import devstack as stack
 from einvoice.config import Settings
 
 pytestmark = pytest.mark.disruptive

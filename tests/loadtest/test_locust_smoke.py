@@ -19,7 +19,7 @@ def test_the_load_test_users_run_cleanly(
         [
             sys.executable,
             "-m",
-            "einvoice.cli",
+            "devstack",
             "demo",
             "seed",
             "--taxpayers",
@@ -30,6 +30,7 @@ def test_the_load_test_users_run_cleanly(
         env=session_env,
         check=True,
         capture_output=True,
+        cwd=PROJECT_ROOT,  # devstack runs from the checkout (it is not installed)
     )
     env = dict(session_env, EINVOICE_LOADTEST_REGISTRY=str(registry_dir / "registry.json"))
     locust = Path(sys.executable).parent / "locust"

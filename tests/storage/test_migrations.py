@@ -179,7 +179,7 @@ async def test_the_service_refuses_an_older_or_newer_postgres_schema(
     try:
         newest = await pool.fetchrow(
             "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version) "
-            "RETURNING version, name"
+            "RETURNING version, name, compatible_from"
         )
         assert newest is not None
         try:
@@ -187,7 +187,8 @@ async def test_the_service_refuses_an_older_or_newer_postgres_schema(
                 await ensure_current(cassandra, pool)
         finally:
             await pool.execute(
-                "INSERT INTO schema_version (version, name) VALUES ($1, $2)", *newest
+                "INSERT INTO schema_version (version, name, compatible_from) VALUES ($1, $2, $3)",
+                *newest,
             )
         await pool.execute("INSERT INTO schema_version (version, name) VALUES (9999, 'future')")
         try:

@@ -1,6 +1,6 @@
 """Background server processes of the local stack: start, recognise, wait for, stop.
 
-A server that `einvoice stack up` starts is recorded in a pid file (`<stack_dir>/run/<name>.json`)
+A server that `scripts/stack up` starts is recorded in a pid file (`<stack_dir>/run/<name>.json`)
 with its pid and the kernel's start time of that process. `down` signals only a pid whose start
 time still matches, so a pid reused by another program after a crash is never touched. (Command
 lines do not serve: Redis and PostgreSQL rewrite their process titles.)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from einvoice.stack.process import StackError
+from devstack.process import StackError
 
 _apt_updated = False
 

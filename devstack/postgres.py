@@ -18,10 +18,11 @@ from pathlib import Path
 
 import asyncpg
 
+from devstack.process import StackError
+from devstack.server import LocalServer
+from devstack.settings import StackSettings
+from devstack.system import ensure_debian_packages, say
 from einvoice.config import Settings
-from einvoice.stack.process import StackError
-from einvoice.stack.server import LocalServer
-from einvoice.stack.system import ensure_debian_packages, say
 
 _SERVER_USER = "postgres"
 
@@ -41,12 +42,12 @@ class PostgresServer(LocalServer):
     # ("smart") would wait for every client (a pool left open elsewhere) to go away first.
     stop_signal = signal.SIGINT
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, settings.postgres_host, settings.postgres_port)
+    def __init__(self, settings: Settings, stack: StackSettings) -> None:
+        super().__init__(settings, stack, settings.postgres_host, settings.postgres_port)
         self._locate()
 
     def _locate(self) -> None:
-        self.home = self._home(self.settings.stack_dir)
+        self.home = self._home(self.stack.stack_dir)
         self.data_dir = self.home / "data"
         self.socket_dir = self.home / "socket"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import signal
 from typing import Literal
 
+from devstack.process import ManagedProcess, StackError, is_loopback, port_is_open, wait_until
+from devstack.settings import StackSettings
+from devstack.system import say
 from einvoice.config import Settings
-from einvoice.stack.process import ManagedProcess, StackError, is_loopback, port_is_open, wait_until
-from einvoice.stack.system import say
 
 
 class LocalServer:
@@ -15,6 +16,7 @@ class LocalServer:
 
     `up` is idempotent: our server already running is waited for; a server of someone else that
     answers at the address is used as it is and never stopped; otherwise ours is started.
+    The address comes from the product's settings, everything else from the stack's own.
     """
 
     name: str
@@ -22,13 +24,12 @@ class LocalServer:
     stop_signal: signal.Signals = signal.SIGTERM
     readiness_interval_s = 0.25
 
-    def __init__(self, settings: Settings, host: str, port: int) -> None:
+    def __init__(self, settings: Settings, stack: StackSettings, host: str, port: int) -> None:
         self.settings = settings
+        self.stack = stack
         self.host = host
         self.port = port
-        self.process = ManagedProcess(
-            self.name, settings.stack_dir / "run", settings.stack_dir / "logs"
-        )
+        self.process = ManagedProcess(self.name, stack.stack_dir / "run", stack.stack_dir / "logs")
 
     # -- what each server defines ---------------------------------------------------------------
 
@@ -98,23 +99,23 @@ class LocalServer:
                 )
             return self.answers()
 
-        timeout = self.settings.stack_start_timeout_s
+        timeout = self.stack.stack_start_timeout_s
         if not wait_until(ready, timeout, self.readiness_interval_s):
             raise StackError(
                 f"{self.name}: no answer at {self.address} within {timeout:.0f} s "
                 f"(EINVOICE_STACK_START_TIMEOUT_S). It is left running; see "
-                f"{self.process.log_file}, or stop it with `einvoice stack down {self.name}`."
+                f"{self.process.log_file}, or stop it with `scripts/stack down {self.name}`."
             )
 
     def port_taken_error(self, port: int, what: str) -> StackError:
         return StackError(
             f"{self.name}: the {what} port {port} is taken by another program. Stop it (see "
             f"`ss -ltnp 'sport = :{port}'`) or configure another port, then run "
-            "`einvoice stack up` again."
+            "`scripts/stack up` again."
         )
 
     def down(self) -> bool:
         """Stop our server; False when none of ours was running. Never touches anyone else's."""
         return self.process.stop(
-            stop_signal=self.stop_signal, grace_s=self.settings.stack_stop_grace_s
+            stop_signal=self.stop_signal, grace_s=self.stack.stack_stop_grace_s
         )

@@ -11,19 +11,20 @@ from urllib.parse import urlsplit
 
 import redis
 
+from devstack.process import StackError
+from devstack.server import LocalServer
+from devstack.settings import StackSettings
+from devstack.system import ensure_debian_packages, say
 from einvoice.config import Settings
-from einvoice.stack.process import StackError
-from einvoice.stack.server import LocalServer
-from einvoice.stack.system import ensure_debian_packages, say
 
 
 class RedisServer(LocalServer):
     name = "redis"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stack: StackSettings) -> None:
         url = urlsplit(settings.redis_url)
-        super().__init__(settings, url.hostname or "127.0.0.1", url.port or 6379)
-        self.home = settings.stack_dir / "redis"
+        super().__init__(settings, stack, url.hostname or "127.0.0.1", url.port or 6379)
+        self.home = stack.stack_dir / "redis"
 
     def start(self) -> None:
         server = shutil.which("redis-server")

@@ -16,10 +16,11 @@ from functools import partial
 from pathlib import Path
 from string import Template
 
+from devstack.process import StackError, port_is_open, wait_until
+from devstack.server import LocalServer
+from devstack.settings import StackSettings
+from devstack.system import ensure_program, say
 from einvoice.config import Settings
-from einvoice.stack.process import StackError, port_is_open, wait_until
-from einvoice.stack.server import LocalServer
-from einvoice.stack.system import ensure_program, say
 
 _JAVA_PACKAGE = "openjdk-17-jre-headless"
 STORAGE_PORT = 7000
@@ -82,9 +83,10 @@ class CassandraNode(LocalServer):
     name = "cassandra"
     readiness_interval_s = 1.0
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, settings.cassandra_contact_points[0], settings.cassandra_port)
-        self.home = settings.stack_dir / "cassandra"
+    def __init__(self, settings: Settings, stack: StackSettings) -> None:
+        host = settings.cassandra_contact_points[0]
+        super().__init__(settings, stack, host, settings.cassandra_port)
+        self.home = stack.stack_dir / "cassandra"
 
     def start(self) -> None:
         for port, what in ((STORAGE_PORT, "storage"), (JMX_PORT, "JMX")):
@@ -94,7 +96,7 @@ class CassandraNode(LocalServer):
         java = self._java()
         lib = self.ensure_assembled()
         conf = self._write_config()
-        heap = self.settings.cassandra_heap
+        heap = self.stack.cassandra_heap
         say(f"cassandra: starting (heap {heap}); log {self.process.log_file}")
         self.process.start(self._command(java, lib, conf), cwd=self.home)
 
@@ -120,7 +122,7 @@ class CassandraNode(LocalServer):
     # -- assembly -------------------------------------------------------------------------------
 
     def lib_dir(self) -> Path:
-        return self.settings.cache_dir / f"cassandra-{self.settings.cassandra_version}" / "lib"
+        return self.stack.cache_dir / f"cassandra-{self.stack.cassandra_version}" / "lib"
 
     def ensure_assembled(self) -> Path:
         """Copy cassandra-all and its runtime dependencies from Maven Central, once per machine."""
@@ -128,7 +130,7 @@ class CassandraNode(LocalServer):
         if (lib / ".complete").exists():
             return lib
         mvn = ensure_program("mvn", package="maven", why="Assembling Cassandra from Maven Central")
-        version = self.settings.cassandra_version
+        version = self.stack.cassandra_version
         say(f"cassandra: assembling {version} from Maven Central into {lib} (once per machine)")
         lib.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="lib-", dir=lib.parent))
@@ -175,7 +177,7 @@ class CassandraNode(LocalServer):
             data_dir=self.home,
             commitlog_sync=(
                 "commitlog_sync: group\ncommitlog_sync_group_window: 2ms"
-                if self.settings.cassandra_commitlog_sync == "group"
+                if self.stack.cassandra_commitlog_sync == "group"
                 else "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms"
             ),
         )
@@ -206,7 +208,7 @@ class CassandraNode(LocalServer):
         return subprocess.run(argv, check=False).returncode
 
     def _command(self, java: str, lib: Path, conf: Path) -> list[str]:
-        heap = self.settings.cassandra_heap
+        heap = self.stack.cassandra_heap
         jamm = next(lib.glob("jamm-*.jar"), None)
         return [
             java,
@@ -227,7 +229,7 @@ class CassandraNode(LocalServer):
             *([f"-javaagent:{jamm}"] if jamm else []),
             f"-Dcassandra.config=file://{conf}",
             f"-Dcassandra.storagedir={self.home}",
-            f"-Dcassandra.logdir={self.settings.stack_dir / 'logs'}",
+            f"-Dcassandra.logdir={self.stack.stack_dir / 'logs'}",
             f"-Dlogback.configurationFile=file://{conf.parent / 'logback.xml'}",
             f"-Dcassandra.jmx.local.port={JMX_PORT}",
             "-Dcassandra-foreground=yes",

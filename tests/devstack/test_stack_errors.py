@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from einvoice import stack
+import devstack
+from devstack.cassandra import CassandraNode
+from devstack.process import StackError
+from devstack.redis import RedisServer
+from devstack.settings import StackSettings
 from einvoice.config import Settings
-from einvoice.stack.cassandra import CassandraNode
-from einvoice.stack.process import StackError
-from einvoice.stack.redis import RedisServer
 from tests.support import free_port
 
 
@@ -29,18 +30,18 @@ def test_a_port_taken_by_another_program_is_a_clear_error(
     base_settings: Settings, stranger_port: int, tmp_path: Path
 ) -> None:
     settings = base_settings.model_copy(
-        update={"redis_url": f"redis://127.0.0.1:{stranger_port}/0", "stack_dir": tmp_path}
+        update={"redis_url": f"redis://127.0.0.1:{stranger_port}/0"}
     )
 
     with pytest.raises(StackError, match=f"port {stranger_port}.*EINVOICE_REDIS_URL"):
-        RedisServer(settings).up()
+        RedisServer(settings, StackSettings(stack_dir=tmp_path)).up()
 
 
 def test_a_missing_java_without_apt_is_a_clear_error(
     base_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with neither java nor apt-get on it
-    node = CassandraNode(base_settings.model_copy(update={"stack_dir": tmp_path}))
+    node = CassandraNode(base_settings, StackSettings(stack_dir=tmp_path))
 
     with pytest.raises(StackError, match=r"needs the Debian packages 'openjdk-17.*no apt-get"):
         node._java()
@@ -50,9 +51,7 @@ def test_a_missing_maven_without_apt_is_a_clear_error(
     base_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    node = CassandraNode(
-        base_settings.model_copy(update={"stack_dir": tmp_path, "cache_dir": tmp_path})
-    )
+    node = CassandraNode(base_settings, StackSettings(stack_dir=tmp_path, cache_dir=tmp_path))
 
     with pytest.raises(StackError, match=r"needs the Debian packages 'maven'.*no apt-get"):
         node.ensure_assembled()
@@ -63,24 +62,19 @@ def test_a_server_that_does_not_answer_in_time_is_a_clear_error_and_can_be_stopp
 ) -> None:
     # A real Redis on a free port, whose answer the stack never sees (Redis is faster than any
     # timeout we could set, so its readiness probe is made to fail).
-    settings = base_settings.model_copy(
-        update={
-            "redis_url": f"redis://127.0.0.1:{free_port()}/0",
-            "stack_dir": tmp_path,
-            "stack_start_timeout_s": 1.0,
-        }
-    )
-    server = RedisServer(settings)
+    settings = base_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    stack_settings = StackSettings(stack_dir=tmp_path, stack_start_timeout_s=1.0)
+    server = RedisServer(settings, stack_settings)
     monkeypatch.setattr(server, "answers", lambda: False)
     try:
         with pytest.raises(StackError, match=r"no answer .* within 1 s"):
             server.up()
     finally:
-        stopped = stack.down(settings, ["redis"])
+        stopped = devstack.down(settings, ["redis"], stack_settings)
     assert stopped == ["redis"]
     assert server.process.running_pid() is None
 
 
 def test_unknown_components_are_refused(base_settings: Settings) -> None:
     with pytest.raises(StackError, match="unknown component"):
-        stack.servers(base_settings, ["mysql"])
+        devstack.servers(base_settings, ["mysql"])

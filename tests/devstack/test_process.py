@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from einvoice.stack.process import ManagedProcess
+from devstack.process import ManagedProcess
 
 _IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True);"

@@ -1,8 +1,8 @@
 """Demo registry: taxpayers with valid tax codes, a key pair each, and API clients.
 
-`einvoice demo seed --taxpayers N` writes the private keys and API keys into a local, git-ignored
-folder (`demo/` by default) for newcomers and the load tests. Demo material only: never seed a
-production registry with it.
+`scripts/stack demo seed --taxpayers N` writes the private keys and API keys into a local,
+git-ignored folder (`demo/` by default) for newcomers and the load tests. Demo material only: never
+seed a production registry with it (which is why this lives in devstack/, outside the product).
 """
 
 from __future__ import annotations
@@ -127,3 +127,27 @@ async def register(
             }
         )
     return manifest
+
+
+async def seed(registry: Registry, folder: Path, taxpayers: int, *, if_missing: bool) -> str:
+    """Add `taxpayers` demo sellers to the manifest in `folder` and to the registry; what was done.
+
+    With `if_missing`, nothing is added when the folder's demo is registered in this database
+    already (start-up use). A manifest of an earlier database (the stack's data was wiped) is
+    replaced by a new demo.
+    """
+    # Files first (keys, then the manifest after the database), off the event loop's concerns:
+    # this is a command-line tool, nothing else runs on its loop.
+    manifest = load_manifest(folder)
+    if manifest["sellers"] and await registry.taxpayer(manifest["sellers"][0]["tax_code"]):
+        if if_missing:
+            return f"the demo in {folder / 'registry.json'} is registered already"
+    elif manifest["sellers"]:
+        manifest = {"admins": [], "officers": [], "sellers": []}
+    sellers = make_sellers(taxpayers, folder)
+    manifest = await register(registry, manifest, sellers)
+    save_manifest(folder, manifest)
+    return (
+        f"{len(manifest['sellers'])} demo sellers in {folder / 'registry.json'} "
+        f"(admin key: {manifest['admins'][0]['api_key']})"
+    )

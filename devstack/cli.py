@@ -1,0 +1,124 @@
+"""`scripts/stack` (`python -m devstack` from the checkout): the local stack and its demo data.
+
+scripts/stack up|down [COMPONENT...]   start / stop the local Cassandra, PostgreSQL and Redis
+scripts/stack status                   what runs where, and whether it is ours
+scripts/stack nodetool ARGS            Cassandra's nodetool against the local node
+scripts/stack demo seed                demo sellers, keys and API keys in demo/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from devstack.settings import CHECKOUT_ROOT, StackSettings, get_stack_settings
+from einvoice.config import Settings, get_settings
+
+Handler = Callable[[argparse.Namespace, Settings, StackSettings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, get_settings(), get_stack_settings())
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    for action, text in (
+        ("up", "install what is missing, start what is not running, wait until all answer"),
+        ("down", "stop the servers `up` started (never anyone else's)"),
+        ("status", "say what runs where"),
+    ):
+        sub = commands.add_parser(action, help=text)
+        if action == "up":
+            sub.add_argument(
+                "--started-file",
+                metavar="FILE",
+                help="write the names of the servers this call started (for a later `down`)",
+            )
+        if action != "status":
+            sub.add_argument(
+                "components",
+                nargs="*",
+                metavar="COMPONENT",
+                help="cassandra, postgres, redis (default: all)",
+            )
+        sub.set_defaults(handler=_stack, action=action)
+    nodetool = commands.add_parser(
+        "nodetool", help="Cassandra's nodetool against the local node (flush, tablestats, ...)"
+    )
+    nodetool.add_argument("arguments", nargs=argparse.REMAINDER)
+    nodetool.set_defaults(handler=_nodetool)
+
+    demo = commands.add_parser("demo", help="demo data for newcomers and load tests")
+    actions = demo.add_subparsers(required=True, metavar="ACTION")
+    seed = actions.add_parser("seed", help="add demo taxpayers, keys and clients")
+    seed.add_argument("--taxpayers", type=int, default=3)
+    seed.add_argument("--dir", type=Path, default=CHECKOUT_ROOT / "demo")
+    seed.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="only when the folder holds no demo registered in this database (start-up use)",
+    )
+    seed.set_defaults(handler=_demo_seed)
+    return parser
+
+
+def _stack(args: argparse.Namespace, settings: Settings, stack_settings: StackSettings) -> int:
+    import devstack
+
+    try:
+        if args.action == "up":
+            began = time.monotonic()
+            started = devstack.up(settings, args.components, stack_settings)
+            if args.started_file:
+                Path(args.started_file).write_text(" ".join(started))
+            print(f"stack up in {time.monotonic() - began:.1f} s")
+        elif args.action == "down":
+            stopped = devstack.down(settings, args.components, stack_settings)
+            print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")
+        for name, description in devstack.status(settings, stack_settings).items():
+            print(f"{name:10} {description}")
+    except devstack.StackError as error:
+        print(f"scripts/stack {args.action}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _nodetool(args: argparse.Namespace, settings: Settings, stack_settings: StackSettings) -> int:
+    from devstack.cassandra import CassandraNode
+
+    return CassandraNode(settings, stack_settings).nodetool(args.arguments)
+
+
+def _demo_seed(args: argparse.Namespace, settings: Settings, _: StackSettings) -> int:
+    # Imported here: `status` and friends need neither the registry nor the crypto libraries.
+    from devstack.demo import seed
+    from einvoice.errors import ServiceError
+    from storage.postgres.pool import create_pool
+    from storage.postgres.registry import Registry
+
+    async def run() -> str:
+        pool = await create_pool(settings)
+        try:
+            return await seed(Registry(pool), args.dir, args.taxpayers, if_missing=args.if_missing)
+        finally:
+            await pool.close()
+
+    try:
+        message = asyncio.run(run())
+    except ServiceError as error:
+        for detail in error.details:
+            print(f"{detail.code}: {detail.message}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0

@@ -1,0 +1,43 @@
+"""Settings of the local development stack only, from the same `EINVOICE_*` environment.
+
+The product's `einvoice.config.Settings` says where the servers are (hosts, ports, the role and
+database, the Redis URL); the stack reads those from it and starts its own servers there. What is
+here only concerns running those servers on a development machine, so it stays out of the product
+(and out of its wheel and image). The variable names are the ones documented before the stack
+left the product: docs/configuration.md, "Local stack (devstack)".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# devstack is never installed: it runs from the checkout, whose root holds it.
+CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackSettings(BaseSettings):
+    """The local stack's own settings; docs/configuration.md lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="EINVOICE_", extra="ignore", frozen=True)
+
+    # Where the stack's servers keep their data, logs and pid files, and where downloads are
+    # cached between runs and clones.
+    stack_dir: Path = CHECKOUT_ROOT / ".stack"
+    cache_dir: Path = Path.home() / ".cache" / "einvoice"
+    cassandra_version: str = "5.0.8"
+    cassandra_heap: str = "1G"
+    # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
+    # fsync every 10 s, faster. See devstack/templates/cassandra.yaml.
+    cassandra_commitlog_sync: Literal["group", "periodic"] = "group"
+    stack_start_timeout_s: float = Field(default=180.0, gt=0)
+    stack_stop_grace_s: float = Field(default=60.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_stack_settings() -> StackSettings:
+    return StackSettings()

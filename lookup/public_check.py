@@ -1,0 +1,82 @@
+"""The public check of an invoice, the parts without I/O: what a person gives (the fields printed
+on the invoice, or its token), which of them are required, how amounts compare, and the answer,
+which never carries the buyer. The reads are the service's (lookup/service.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from einvoice.error_codes import ErrorCode
+from einvoice.errors import ErrorDetail, InvalidRequest
+
+# Rate limit of the public check, by client address (api/ratelimit.py's "public" class).
+PUBLIC_RATE_CLASS = "public"
+PUBLIC_RATE_KIND = "verify"
+
+_REQUIRED = ("seller_tax_code", "template", "symbol", "number", "total_payable")
+
+
+@dataclass(frozen=True)
+class PrintedFields:
+    """The fields printed on an invoice, or its token (the token, when given, wins)."""
+
+    seller_tax_code: str | None = None
+    template: str | None = None
+    symbol: str | None = None
+    number: int | None = None
+    total_payable: str | None = None
+    token: str | None = None
+
+    def require_printed(self) -> None:
+        """InvalidRequest naming every missing printed field (FIELD_REQUIRED each)."""
+        missing = [name for name in _REQUIRED if getattr(self, name) in (None, "")]
+        if missing:
+            raise InvalidRequest(
+                "give the printed fields, or a token",
+                details=[
+                    ErrorDetail(ErrorCode.FIELD_REQUIRED, f"{name} is required", f"/{name}")
+                    for name in missing
+                ],
+            )
+
+
+@dataclass(frozen=True)
+class PublicAnswer:
+    """Whether an authentic invoice matches; if so its code, issue date and status only."""
+
+    valid: bool
+    code: str | None = None
+    issued_date: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def of(cls, document: dict[str, Any] | None) -> PublicAnswer:
+        if document is None:
+            return cls(valid=False)
+        return cls(
+            valid=True,
+            code=document["code"],
+            issued_date=document["invoice"]["issued_date"],
+            status=document["status"],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        if not self.valid:
+            return {"valid": False}
+        return {
+            "valid": True,
+            "code": self.code,
+            "issued_date": self.issued_date,
+            "status": self.status,
+        }
+
+
+def same_amount(stored: str, given: str | None) -> bool:
+    """Amounts compare as decimals; thousands separators (",") and spaces around are ignored."""
+    try:
+        return given is not None and Decimal(stored) == Decimal(given.replace(",", "").strip())
+    except InvalidOperation:
+        return False

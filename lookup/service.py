@@ -1,0 +1,218 @@
+"""The lookup use case: an invoice by its code or its business key, a seller's listing, and the
+public check of an invoice's printed fields or token; read through the Redis cache
+(lookup/cache.py), under the access policy (lookup/access.py).
+
+One per process, built from the process's clients (no HTTP in here: api/lookup.py and api/page.py
+translate requests into these calls and the results into responses). Every error a caller can
+see is einvoice.errors' with its stable code. Stateless beyond its clients: safe to share between
+concurrent requests.
+
+Order, where it shows: an invoice is looked up before access is decided (a reader without access
+gets exactly what an unknown code gets); an officer's read is recorded before anything is
+answered, so no officer sees an invoice or a listing without an `officer_reads` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Protocol
+
+import redis.asyncio as redis
+from prometheus_client import Counter, Histogram
+
+from einvoice.error_codes import ErrorCode
+from einvoice.errors import InvalidRequest
+from einvoice.registry.cache import RegistryCache
+from lookup.access import (
+    AUDIT_INVOICE,
+    AUDIT_SELLER_INVOICES,
+    Reader,
+    invoice_not_found,
+    is_officer,
+    may_list_seller,
+    may_read_invoice,
+    seller_not_found,
+)
+from lookup.cache import CachedDocument, read_through
+from lookup.documents import document_from_stored
+from lookup.listing import ListingPage, seller_page
+from lookup.public_check import (
+    PUBLIC_RATE_CLASS,
+    PUBLIC_RATE_KIND,
+    PrintedFields,
+    PublicAnswer,
+    same_amount,
+)
+from signing.authority import AuthorityKeyRing
+from storage.cassandra.invoices import InvoiceStore
+from storage.postgres.registry import Registry
+
+LOOKUPS = Counter("einvoice_lookups_total", "Lookups", ["kind", "result"])
+LOOKUP_SECONDS = Histogram(
+    "einvoice_lookup_seconds",
+    "Lookup latency by cache outcome",
+    ["cache"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5),
+)
+
+# Label children bound once: `labels()` on every lookup was a measurable share of a cache hit.
+_OUTCOMES = ("hit", "miss", "negative_hit", "bypass")
+_SECONDS = {outcome: LOOKUP_SECONDS.labels(outcome) for outcome in _OUTCOMES}
+_BY_CODE = {outcome: LOOKUPS.labels("code", outcome) for outcome in _OUTCOMES}
+
+_HEX = frozenset("0123456789ABCDEF")
+
+
+class RateLimit(Protocol):
+    """api/ratelimit.py's RateLimiter: spend one token or raise RateLimited."""
+
+    def take(self, client_id: uuid.UUID, rate_class: str, kind: str) -> None: ...
+
+
+def is_code(code: str) -> bool:
+    """An authority code's shape (34 upper-case hex digits): anything else is not looked up."""
+    return len(code) == 34 and all(c in _HEX for c in code)
+
+
+class LookupService:
+    def __init__(
+        self,
+        *,
+        invoices: InvoiceStore,
+        cache: redis.Redis,
+        registry: Registry,
+        registry_cache: RegistryCache,
+        keyring: AuthorityKeyRing,
+        rate_limiter: RateLimit,
+    ) -> None:
+        self.invoices = invoices  # the record: documents, claims, the seller-month index
+        self.cache = cache  # the lookup cache (lookup/cache.py)
+        self.registry = registry  # the officer audit (officer_reads)
+        self.registry_cache = registry_cache  # sellers: existence and month buckets
+        self.keyring = keyring  # the authority's keys, to check a token
+        self.rate_limiter = rate_limiter  # the public check's per-address limit
+
+    # -- reading through the cache ---------------------------------------------------------------
+
+    async def find_by_code(self, code: str) -> CachedDocument | None:
+        """The document of `code`, from the cache or Cassandra; no access check."""
+
+        async def load() -> CachedDocument | None:
+            stored = await self.invoices.by_code(code)
+            return CachedDocument.of(document_from_stored(stored)) if stored else None
+
+        started = time.perf_counter()
+        document, outcome = await read_through(self.cache, code, load)
+        _SECONDS[outcome].observe(time.perf_counter() - started)
+        _BY_CODE[outcome].inc()
+        return document
+
+    async def find_by_key(
+        self, seller_tax_code: str, template: str, symbol: str, number: int
+    ) -> CachedDocument | None:
+        """The document of a business key: the claim names the code, then by code."""
+        claim = await self.invoices.claim_of(seller_tax_code, template, symbol, number)
+        return await self.find_by_code(claim.code) if claim else None
+
+    # -- the parties and officers ----------------------------------------------------------------
+
+    async def invoice_by_code(self, reader: Reader, code: str) -> CachedDocument:
+        """NotFound (INVOICE_NOT_FOUND) when unknown or not the reader's to see."""
+        document = await self.find_by_code(code) if is_code(code) else None
+        return await self._readable(reader, document, code)
+
+    async def invoice_by_key(
+        self, reader: Reader, seller_tax_code: str, template: str, symbol: str, number: int
+    ) -> CachedDocument:
+        document = await self.find_by_key(seller_tax_code, template, symbol, number)
+        subject = f"{seller_tax_code}/{template}/{symbol}/{number}"
+        return await self._readable(reader, document, subject)
+
+    async def _readable(
+        self, reader: Reader, document: CachedDocument | None, subject: str
+    ) -> CachedDocument:
+        if document is None or not may_read_invoice(reader, document.seller, document.buyer):
+            raise invoice_not_found()
+        if is_officer(reader):
+            await self.registry.record_officer_read(reader.client_id, AUDIT_INVOICE, subject)
+        return document
+
+    async def seller_invoices(
+        self,
+        reader: Reader,
+        tax_code: str,
+        *,
+        date_from: dt.date,
+        date_to: dt.date,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> ListingPage:
+        """The seller's invoices issued in [date_from, date_to], newest first, `limit` a page.
+
+        NotFound (SELLER_NOT_FOUND) for an unknown seller or another's listing; InvalidRequest
+        for `to` before `from` (/to) or a page token that is not one of ours (/page_token).
+        """
+        if not may_list_seller(reader, tax_code):
+            raise seller_not_found()
+        if date_to < date_from:
+            raise InvalidRequest("`to` is before `from`", code=ErrorCode.INVALID_FIELD, field="/to")
+        seller = await self.registry_cache.seller(tax_code)
+        if seller is None:
+            raise seller_not_found()
+        if is_officer(reader):
+            subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
+            await self.registry.record_officer_read(
+                reader.client_id, AUDIT_SELLER_INVOICES, subject
+            )
+        return await seller_page(
+            self.invoices,
+            tax_code,
+            seller.month_buckets,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            page_token=page_token,
+        )
+
+    # -- anyone: the public check ----------------------------------------------------------------
+
+    async def verify(self, fields: PrintedFields, *, caller_address: str | None) -> PublicAnswer:
+        """The public check, within the per-address limit (RateLimited beyond it) that the API
+        and the lookup page share. Callers whose address is not known share one bucket."""
+        caller = uuid.uuid5(uuid.NAMESPACE_URL, caller_address or "unknown")
+        self.rate_limiter.take(caller, PUBLIC_RATE_CLASS, PUBLIC_RATE_KIND)
+        return await self.check_printed_fields(fields)
+
+    async def check_printed_fields(self, fields: PrintedFields) -> PublicAnswer:
+        """Whether an authentic invoice has these printed fields (or this token); no limit.
+
+        A token must be signed by one of the authority's keys and name a stored invoice with its
+        hash; printed fields must name a stored invoice with that total. InvalidRequest when
+        neither a token nor every printed field is given.
+        """
+        if fields.token:
+            claims = self.keyring.verify_token(fields.token)
+            cached = await self.find_by_code(str(claims["code"])) if claims else None
+            document = cached.document if cached else None
+            authentic = (
+                claims is not None
+                and document is not None
+                and document["invoice_hash"] == claims.get("invoice_hash")
+            )
+            return PublicAnswer.of(document if authentic else None)
+        fields.require_printed()
+        cached = await self.find_by_key(
+            str(fields.seller_tax_code),
+            str(fields.template),
+            str(fields.symbol),
+            int(fields.number or 0),
+        )
+        document = cached.document if cached else None
+        if document is not None and not same_amount(
+            document["invoice"]["totals"]["total_payable"], fields.total_payable
+        ):
+            document = None
+        LOOKUPS.labels("verify", "valid" if document else "invalid").inc()
+        return PublicAnswer.of(document)
