@@ -1,6 +1,6 @@
 //! JSON strings as RFC 8785 (JSON Canonicalization Scheme) writes them, and orjson with them:
 //! `"` and `\\` escaped, control characters as \b \t \n \f \r or \u00xx, everything else as
-//! is. The rules (rules.rs) write each checked object with it, members in name order.
+//! is. The rules (rules/object.rs) write each checked object with it, members in name order.
 
 pub fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

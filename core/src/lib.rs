@@ -7,7 +7,7 @@
 //! It is pure like its Python twin: keys, clock and randomness come in from the caller.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 mod canonical;
 mod decimal;
@@ -138,6 +138,13 @@ fn check_invoice<'py>(
     Some(PyBytes::new(py, &canonical))
 }
 
+/// The compiled core's field tables, `{object: {member: (required, nullable, kind, parameters)}}`,
+/// for the test that holds them to the pydantic model (tests/einvoice/invoice/test_compiled_fields.py).
+#[pyfunction]
+fn field_tables(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    rules::describe_fields(py)
+}
+
 fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for &byte in bytes {
@@ -150,5 +157,5 @@ fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
 #[pymodule]
 mod einvoice_core {
     #[pymodule_export]
-    use super::{authenticate, check_invoice, CompiledKey, TokenSigner};
+    use super::{authenticate, check_invoice, field_tables, CompiledKey, TokenSigner};
 }
