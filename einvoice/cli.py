@@ -1,6 +1,6 @@
 """The `einvoice` command: run the service and its workers, migrate, and manage the registry.
 
-einvoice serve                 the HTTP API (uvicorn)
+einvoice serve                 the HTTP API (granian)
 einvoice worker                a batch ingest worker
 einvoice migrate               bring Cassandra and PostgreSQL to this code's schema
 

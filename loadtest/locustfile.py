@@ -1,4 +1,4 @@
-"""Locust users for the three kinds of people, over the demo registry (`einvoice demo seed`).
+"""Locust users for the three kinds of people, over the demo registry (`scripts/stack demo seed`).
 
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8000
 
