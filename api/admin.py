@@ -1,4 +1,9 @@
-"""The admin HTTP API (role `admin`): taxpayers, their keys, and API clients."""
+"""The admin HTTP API (role `admin`): taxpayers, their keys, and API clients.
+
+Every request that reaches a route (a valid admin key within its rate limit, a body that parses)
+is an admin action recorded in `admin_actions`, success or failure (einvoice/registry/admin.py's
+`audited`: a change commits together with its row). The action names are stored: never renamed.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
 from api.deps import ClientsDep
-from einvoice.error_codes import ErrorCode
-from einvoice.errors import InvalidRequest
 from einvoice.registry import admin
+from einvoice.registry.admin import AdminAction
 from storage.postgres.registry import ClientRow, SellerKeyRow, TaxpayerRow
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -82,55 +86,78 @@ def _client(row: ClientRow) -> dict[str, Any]:
 
 
 @router.post("/taxpayers", status_code=201)
-async def add_taxpayer(body: NewTaxpayer, _: AdminDep, clients: ClientsDep) -> JSONResponse:
-    row = await admin.add_taxpayer(clients.registry, body.tax_code, body.name)
+async def add_taxpayer(body: NewTaxpayer, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    row = await admin.audited(
+        clients.registry,
+        AdminAction(who.client_id, "taxpayer.add", body.tax_code, {"name": body.name}),
+        lambda registry: admin.add_taxpayer(registry, body.tax_code, body.name),
+        status=201,
+    )
     return JSONResponse(_taxpayer(row), status_code=201)
 
 
 @router.patch("/taxpayers/{tax_code}")
 async def change_taxpayer(
-    tax_code: str, body: TaxpayerChange, _: AdminDep, clients: ClientsDep
+    tax_code: str, body: TaxpayerChange, who: AdminDep, clients: ClientsDep
 ) -> dict[str, Any]:
-    row = None
-    if body.month_buckets is not None:
-        row = await admin.raise_month_buckets(clients.registry, tax_code, body.month_buckets)
-    if body.status is not None or row is None:
-        if body.status is None:
-            raise InvalidRequest(
-                "give status or month_buckets", code=ErrorCode.FIELD_REQUIRED, field="/status"
-            )
-        row = await admin.set_status(clients.registry, tax_code, body.status)
+    row = await admin.audited(
+        clients.registry,
+        AdminAction(who.client_id, "taxpayer.change", tax_code, body.model_dump(exclude_none=True)),
+        lambda registry: admin.change_taxpayer(registry, tax_code, body.status, body.month_buckets),
+    )
     return _taxpayer(row)
 
 
 @router.post("/taxpayers/{tax_code}/keys", status_code=201)
-async def add_key(tax_code: str, body: NewKey, _: AdminDep, clients: ClientsDep) -> JSONResponse:
-    row = await admin.add_key(
+async def add_key(tax_code: str, body: NewKey, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    row = await admin.audited(
         clients.registry,
-        tax_code,
-        body.kid,
-        body.public_key,
-        algorithm=body.algorithm,
-        valid_from=body.valid_from,
-        valid_to=body.valid_to,
+        AdminAction(who.client_id, "key.add", f"{tax_code}/{body.kid}"),
+        lambda registry: admin.add_key(
+            registry,
+            tax_code,
+            body.kid,
+            body.public_key,
+            algorithm=body.algorithm,
+            valid_from=body.valid_from,
+            valid_to=body.valid_to,
+        ),
+        status=201,
     )
     return JSONResponse(_key(row), status_code=201)
 
 
 @router.post("/taxpayers/{tax_code}/keys/{kid}/revoke")
-async def revoke_key(tax_code: str, kid: str, _: AdminDep, clients: ClientsDep) -> dict[str, Any]:
-    return _key(await admin.revoke_key(clients.registry, tax_code, kid))
+async def revoke_key(tax_code: str, kid: str, who: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    row = await admin.audited(
+        clients.registry,
+        AdminAction(who.client_id, "key.revoke", f"{tax_code}/{kid}"),
+        lambda registry: admin.revoke_key(registry, tax_code, kid),
+    )
+    return _key(row)
 
 
 @router.post("/clients", status_code=201)
-async def add_client(body: NewClient, _: AdminDep, clients: ClientsDep) -> JSONResponse:
-    issued = await admin.add_client(
-        clients.registry, body.role, body.tax_code, body.rate_limit_class
+async def add_client(body: NewClient, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    issued = await admin.audited(
+        clients.registry,
+        # The target is the new client's id, known once it exists; a refused one has none.
+        AdminAction(who.client_id, "client.add", "", body.model_dump()),
+        lambda registry: admin.add_client(
+            registry, body.role, body.tax_code, body.rate_limit_class
+        ),
+        status=201,
+        target_of=lambda issued: str(issued.client.id),
     )
     # The key is in this answer and nowhere else: only its hash is stored.
     return JSONResponse({**_client(issued.client), "api_key": issued.api_key}, status_code=201)
 
 
 @router.post("/clients/{client_id}/revoke")
-async def revoke_client(client_id: str, _: AdminDep, clients: ClientsDep) -> dict[str, Any]:
-    return _client(await admin.revoke_client(clients.registry, client_id))
+async def revoke_client(client_id: str, who: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    row = await admin.audited(
+        clients.registry,
+        AdminAction(who.client_id, "client.revoke", client_id),
+        lambda registry: admin.revoke_client(registry, client_id),
+    )
+    return _client(row)

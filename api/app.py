@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from api import admin, batches, health, invoices, lookup, metrics, page
 from api.errors import install_error_handlers
 from api.lifespan import lifespan_for
+from api.limits import LimitsMiddleware, limit_table
 from einvoice.config import Settings, get_settings
 
 
@@ -24,6 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    # The last added runs first: metrics see every answer, the limits' refusals included, and the
+    # limits run before routing, so no route parses a body over its limit (api/limits.py).
+    app.add_middleware(LimitsMiddleware, table=limit_table(settings))
     app.add_middleware(metrics.MetricsMiddleware)
     # The routers' routes go straight into the app's router, in order of traffic. A request is
     # matched against the routes one by one, so the busiest come first (lookups, submissions)

@@ -4,6 +4,13 @@ Every failure (no header, another scheme, a malformed, unknown or revoked key, a
 the same 401 after the same work: the key is checked against a dummy client when it cannot be
 parsed, the client lookup is made either way (from the in-process cache), and the secret is
 compared in constant time. Roles: `business` (acts for one tax code), `officer`, `admin`.
+
+A key checked in full may cost a registry query (a client not yet in this process's cache), so
+random keys are cheap abuse: each caller address has a bucket of such checks (api/ratelimit.py,
+class `public`, kind `authenticate`), spent before the lookup and given back when the key turns
+out valid. An address that keeps failing gets 429 before any query; keys already verified by this
+process (the fast path below) never touch the bucket, so working clients behind a shared address
+are not held back by a neighbour's failures once their key is known.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from api.client_address import client_address
 from api.lifespan import Clients
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import Forbidden, Unauthenticated
@@ -32,11 +40,15 @@ class Principal:
 
 # Keys already verified: the key -> (the registry cache's client object it was verified against,
 # the principal). A repeated request with the same key skips parsing and hashing as long as the
-# registry cache still holds that very object: any change to the client (revocation included)
-# or the cache entry's expiry replaces the object, and the key is checked in full again. Only
-# successes are kept, so every failure still does the same work. Per process, bounded.
+# registry cache still holds that very object, or an equal one loaded again when the entry
+# expired: any change to the client (revocation included) makes it unequal, and the key is
+# checked in full again. Only successes are kept, so every failure still does the same work.
+# Per process, bounded.
 _VERIFIED: dict[str, tuple[Client, Principal]] = {}
 _VERIFIED_MAX = 10_000
+
+# The bucket of full key checks per caller address (api/ratelimit.py's LIMITS).
+_CHECKS_CLASS, _CHECKS_KIND = "public", "authenticate"
 
 
 async def authenticated(request: Request, clients: Clients) -> Principal:
@@ -45,13 +57,23 @@ async def authenticated(request: Request, clients: Clients) -> Principal:
     known = _VERIFIED.get(api_key)
     if known is not None:
         verified_client, principal = known
-        if await clients.registry_cache.client(principal.client_id) is verified_client:
+        current = await clients.registry_cache.client(principal.client_id)
+        if current is verified_client:
             return principal
+        if current is not None and current == verified_client:
+            # The entry expired and was loaded again unchanged (same secret hash, not revoked):
+            # the key still holds, without a full check or a token of the address's bucket.
+            _VERIFIED[api_key] = (current, principal)
+            return principal
+    # Raises RateLimited for an address over its failures, before the client is looked up.
+    address = client_address(request) or "unknown"
+    clients.rate_limiter.take(address, _CHECKS_CLASS, _CHECKS_KIND)
     client_id, secret, well_formed = split_api_key(api_key)
     client = await clients.registry_cache.client(client_id)
     matches = secret_matches(secret, client.secret_hash if client else DUMMY_HASH)
     if not (well_formed and matches and client is not None and not client.revoked):
         raise Unauthenticated("a valid API key is required: Authorization: Bearer <api key>")
+    clients.rate_limiter.give_back(address, _CHECKS_CLASS, _CHECKS_KIND)
     principal = Principal(client.id, client.role, client.tax_code, client.rate_limit_class)
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()

@@ -1,9 +1,12 @@
 """Reading a request body under a size limit, for the routes that read theirs as a stream.
 
-An oversized body gets 413 `PAYLOAD_TOO_LARGE`, whether its Content-Length says so up front or it
-grows past the limit while streaming. It is still read and dropped up to `DRAIN_BYTES` more before
-the answer: a server that answers and closes while the client is still sending makes the client
-see a connection reset instead of the 413 (seen in CI with httpx on a 2 MB body).
+The request limits (api/limits.py) have refused an oversized body before the route reads it, their
+table taking the same constant and setting the routes pass here, so this check is a second line of
+defence, for an app run without that middleware. An oversized body gets 413 `PAYLOAD_TOO_LARGE`,
+whether its Content-Length says so up front or it grows past the limit while streaming. It is
+still read and dropped up to `DRAIN_BYTES` more before the answer: a server that answers and
+closes while the client is still sending makes the client see a connection reset instead of the
+413 (seen in CI with httpx on a 2 MB body).
 """
 
 from __future__ import annotations

@@ -53,6 +53,10 @@ _TRANSIENT: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
             asyncpg.ConnectionDoesNotExistError,
             asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError,
+            # A statement cancelled by the server (its statement_timeout, an administrator) or
+            # refused for lack of connections: PostgreSQL is in trouble, not the request.
+            asyncpg.exceptions.OperatorInterventionError,
+            asyncpg.exceptions.InsufficientResourcesError,
         ),
     ),
     ("redis", (redis.ConnectionError, redis.TimeoutError)),

@@ -2,14 +2,20 @@
 
 `/healthz` says the process is up and serving (no backend is touched: a restart would not help a
 database outage). `/readyz` asks Cassandra, PostgreSQL and Redis each for a trivial answer, all at
-once and each within `readiness_timeout_s`, and answers 503 naming every backend that failed, so a
-load balancer sends no traffic to a process that cannot serve it.
+once and each within `readiness_timeout_s`, and answers 503 + Retry-After naming every backend that
+failed, so a load balancer sends no traffic to a process that cannot serve it.
+
+Anyone may ask, so the answer says only `ok` or `unavailable` per backend: a driver's error text
+names hosts, ports, users and versions. The text goes to the log instead, once when a backend goes
+down (and again when it is back), not at every probe of a load balancer polling every second.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -19,11 +25,16 @@ from api.deps import ClientsDep
 from api.lifespan import Clients
 from storage.cassandra.bridge import execute
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
 
 BACKEND_UP = Gauge(
     "einvoice_backend_up", "1 when the backend answered the last readiness probe", ["backend"]
 )
+
+OK = "ok"
+UNAVAILABLE = "unavailable"
 
 
 async def _cassandra(clients: Clients) -> None:
@@ -44,6 +55,9 @@ _PROBES: dict[str, Callable[[Clients], Awaitable[None]]] = {
     "redis": _redis,
 }
 
+# Whether each backend answered this process's last probe: failures are logged on a change only.
+_last_up: dict[str, bool] = {}
+
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
@@ -52,18 +66,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(clients: ClientsDep) -> JSONResponse:
-    timeout = clients.settings.readiness_timeout_s
-    names = list(_PROBES)
-    outcomes = await asyncio.gather(
-        *(asyncio.wait_for(_PROBES[name](clients), timeout) for name in names),
-        return_exceptions=True,
-    )
-    checks: dict[str, str] = {}
-    for name, outcome in zip(names, outcomes, strict=True):
-        ok = not isinstance(outcome, BaseException)
-        BACKEND_UP.labels(name).set(1 if ok else 0)
-        checks[name] = "ok" if ok else _describe(outcome)
-    failed = sorted(name for name, result in checks.items() if result != "ok")
+    probes = {name: functools.partial(probe, clients) for name, probe in _PROBES.items()}
+    checks = await check_backends(probes, clients.settings.readiness_timeout_s)
+    failed = sorted(name for name, result in checks.items() if result != OK)
     if failed:
         return JSONResponse(
             {"status": "unavailable", "unavailable": failed, "checks": checks},
@@ -73,7 +78,32 @@ async def readyz(clients: ClientsDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-def _describe(error: object) -> str:
+async def check_backends(
+    probes: Mapping[str, Callable[[], Awaitable[object]]], timeout_s: float
+) -> dict[str, str]:
+    """`ok` or `unavailable` per probe, all run at once, each within `timeout_s`; a failure's
+    text is logged, never answered."""
+    names = list(probes)
+    outcomes = await asyncio.gather(
+        *(asyncio.wait_for(probes[name](), timeout_s) for name in names),
+        return_exceptions=True,
+    )
+    checks: dict[str, str] = {}
+    for name, outcome in zip(names, outcomes, strict=True):
+        up = not isinstance(outcome, BaseException)
+        BACKEND_UP.labels(name).set(1 if up else 0)
+        if _last_up.get(name, True) != up:
+            if up:
+                log.info("readiness: %s answers again", name)
+            else:
+                log.warning("readiness: %s unavailable: %s", name, describe(outcome))
+        _last_up[name] = up
+        checks[name] = OK if up else UNAVAILABLE
+    return checks
+
+
+def describe(error: object) -> str:
+    """A failure for the log: its type and the first line of its text."""
     if isinstance(error, TimeoutError):
         return "no answer in time"
     text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""

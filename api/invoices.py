@@ -25,6 +25,7 @@ from einvoice.errors import (
     MalformedJson,
     UnsupportedMediaType,
 )
+from signing import strict_json
 
 router = APIRouter(tags=["invoices"])
 
@@ -62,9 +63,14 @@ async def _read_json(request: Request) -> Any:
         raise UnsupportedMediaType("send the submission as application/json")
     body = await read_body(request, MAX_BODY_BYTES, f"at most {MAX_BODY_BYTES} bytes")
     try:
-        # orjson refuses invalid UTF-8, lone surrogates and nesting deeper than 1,024 levels.
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        # Refused: what orjson refuses (invalid UTF-8, lone surrogates), nesting deeper than 64
+        # levels, and any object repeating a member name (docs/signing.md, "Strict JSON").
+        return strict_json.loads(body)
+    except strict_json.DuplicateMember as error:
+        raise InvalidRequest(
+            str(error), code=ErrorCode.DUPLICATE_MEMBER, field=error.pointer
+        ) from error
+    except strict_json.NotJson as error:
         raise MalformedJson(f"the body is not valid JSON: {error}") from error
 
 

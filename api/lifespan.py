@@ -38,6 +38,7 @@ class Clients(Runtime):
             registry_cache=runtime.registry_cache,
             keyring=runtime.authority.keyring,
             rate_limiter=rate_limiter,
+            page_token_secret=runtime.settings.page_token_secret,
         )
         return cls(**shared, rate_limiter=rate_limiter, lookups=lookups)
 

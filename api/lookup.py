@@ -15,9 +15,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, allow
+from api.client_address import client_address
 from api.deps import LookupDep
 from lookup import public_check
 from lookup.cache import CachedDocument
+from lookup.page_tokens import MAX_TOKEN_LENGTH
 
 router = APIRouter(tags=["lookup"])
 
@@ -59,7 +61,7 @@ class PrintedFields(BaseModel):
 async def verify(body: PrintedFields, request: Request, lookups: LookupDep) -> dict[str, Any]:
     """Public: is this invoice authentic? Never reveals the buyer."""
     fields = public_check.PrintedFields(**body.model_dump())
-    address = request.client.host if request.client else None
+    address = client_address(request)
     answer = await lookups.verify(fields, caller_address=address)
     return answer.as_json()
 
@@ -72,9 +74,10 @@ async def seller_invoices(
     date_from: Annotated[dt.date, Query(alias="from")],
     date_to: Annotated[dt.date, Query(alias="to")],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    page_token: Annotated[str | None, Query(max_length=200)] = None,
+    page_token: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
 ) -> dict[str, Any]:
-    """A seller's invoices issued in [from, to], newest first, a page at a time."""
+    """A seller's invoices issued in [from, to] (at most 366 days), newest first, a page at a
+    time: follow `next_page_token` until it is null (a page may be short, even empty)."""
     page = await lookups.seller_invoices(
         principal,
         tax_code,

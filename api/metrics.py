@@ -1,9 +1,13 @@
 """HTTP metrics for Prometheus, labelled by route template (never the raw path), and /metrics.
 
 A plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which adds a task and a
-stream per request on the hot path. The route template comes from `scope["route"]`, which the
-router fills in for the request it matched; anything unmatched is one label, `<unmatched>`, so
-a scan of random URLs cannot blow up the label set.
+stream per request on the hot path. Every label is from a bounded set, so a scan of random URLs
+and methods cannot blow up the series:
+- route: the template from `scope["route"]`, which the router fills in for the request it matched
+  (a wrong method on a known path included); anything else is one label, `<unmatched>` (no route,
+  or refused by the request limits before routing);
+- method: the standard methods as sent, any other token `other` (HTTP allows any token);
+- status: what the app answered.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED = "<unmatched>"
 
 router = APIRouter(tags=["metrics"])
 
@@ -53,13 +61,16 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note_status)
         finally:
-            requests, latency = _series(scope["method"], _route_template(scope), status)
+            method = scope["method"]
+            if method not in METHODS:
+                method = OTHER_METHOD
+            requests, latency = _series(method, _route_template(scope), status)
             requests.inc()
             latency.observe(time.perf_counter() - started)
 
 
 # Label children by (method, route, status), bound on first use: `labels()` on every request was
-# a measurable share of a cached lookup. Bounded: route templates, not paths.
+# a measurable share of a cached lookup. Bounded: route templates and known methods only.
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
@@ -74,4 +85,4 @@ def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
 def _route_template(scope: Scope) -> str:
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "<unmatched>"
+    return path if isinstance(path, str) else UNMATCHED

@@ -10,19 +10,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.client_address import client_address
 from api.deps import LookupDep
 from einvoice.errors import ServiceError
 from lookup.public_check import PrintedFields, PublicAnswer
 
 router = APIRouter(tags=["public"])
 
+# name, Vietnamese label, English label, input type, example, longest meaningful value.
 _FIELDS = (
-    ("seller_tax_code", "Mã số thuế người bán", "Seller tax code", "text", "0100233488"),
-    ("template", "Mẫu số", "Template", "text", "1"),
-    ("symbol", "Ký hiệu", "Symbol", "text", "C25TAA"),
-    ("number", "Số hóa đơn", "Invoice number", "number", "123"),
-    ("total_payable", "Tổng tiền thanh toán", "Total payable", "text", "1100000"),
+    ("seller_tax_code", "Mã số thuế người bán", "Seller tax code", "text", "0100233488", 14),
+    ("template", "Mẫu số", "Template", "text", "1", 1),
+    ("symbol", "Ký hiệu", "Symbol", "text", "C25TAA", 6),
+    ("number", "Số hóa đơn", "Invoice number", "number", "123", 8),
+    ("total_payable", "Tổng tiền thanh toán", "Total payable", "text", "1100000", 30),
 )
+# The page's own bound on a field: above every meaningful value, so that a field typed too long
+# is answered on the page by the check's message rather than by a JSON error.
+_FIELD_MAX = 100
 
 _PAGE = """<!doctype html>
 <html lang="vi">
@@ -60,11 +65,13 @@ button {{ margin-top: 1rem; padding: .6rem 1.2rem; font-size: 1rem; }}
 """
 
 
-def _field(name: str, vietnamese: str, english: str, kind: str, example: str, value: str) -> str:
+def _field(
+    name: str, vietnamese: str, english: str, kind: str, example: str, longest: int, value: str
+) -> str:
     return (
         f'<label for="{name}">{vietnamese} <span lang="en">/ {english}</span></label>\n'
         f'<input id="{name}" name="{name}" type="{kind}" value="{escape(value)}" '
-        f'placeholder="{example}">'
+        f'placeholder="{example}" maxlength="{longest}">'
     )
 
 
@@ -98,11 +105,11 @@ def _result(answer: PublicAnswer | None, problem: str | None) -> str:
 async def lookup_page(
     request: Request,
     lookups: LookupDep,
-    seller_tax_code: Annotated[str, Query(max_length=14)] = "",
-    template: Annotated[str, Query(max_length=1)] = "",
-    symbol: Annotated[str, Query(max_length=6)] = "",
-    number: Annotated[str, Query(max_length=8)] = "",
-    total_payable: Annotated[str, Query(max_length=30)] = "",
+    seller_tax_code: Annotated[str, Query(max_length=_FIELD_MAX)] = "",
+    template: Annotated[str, Query(max_length=_FIELD_MAX)] = "",
+    symbol: Annotated[str, Query(max_length=_FIELD_MAX)] = "",
+    number: Annotated[str, Query(max_length=_FIELD_MAX)] = "",
+    total_payable: Annotated[str, Query(max_length=_FIELD_MAX)] = "",
     token: Annotated[str, Query(max_length=4000)] = "",
 ) -> HTMLResponse:
     values = {
@@ -114,14 +121,10 @@ async def lookup_page(
     }
     answer, problem = None, None
     if token or any(values.values()):
-        fields = PrintedFields(
-            token=token or None,
-            # Digits only (isdecimal: int() refuses "²", which isdigit() accepts); anything else
-            # is answered as a missing number.
-            number=int(number) if number.isdecimal() else None,
-            **{k: v or None for k, v in values.items() if k != "number"},
-        )
-        address = request.client.host if request.client else None
+        # The number as typed: the check reads it (ASCII digits, 1 to 99,999,999) and says
+        # what is wrong with it, as with every other field.
+        fields = PrintedFields(token=token or None, **{k: v or None for k, v in values.items()})
+        address = client_address(request)
         try:
             answer = await lookups.verify(fields, caller_address=address)
         except ServiceError as error:

@@ -63,8 +63,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # granian, not uvicorn: 1.4x the requests per second on a bare endpoint here, with a lower
     # p99 (docs/asgi-server.md).
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
 
+    # Limits and timeouts chosen on purpose; docs/security.md says why each value.
     Granian(
         "api.app:create_app",
         factory=True,
@@ -73,6 +75,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers or settings.http_workers,
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
+        # HTTP/1.1 only: the proxy in front speaks it to us, and HTTP/2 would add a second
+        # protocol's limits to get right (streams, header lists, windows) for nothing we use.
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=settings.http_backlog,
+        # Connections one worker holds open (a permit each, idle keep-alive ones included);
+        # more wait in the kernel's backlog until one closes.
+        backpressure=settings.http_max_connections,
+        http1_settings=HTTP1Settings(
+            # A request's headers must arrive within this, and an idle keep-alive connection is
+            # closed after it (hyper uses the one timer for both).
+            header_read_timeout=round(settings.http_header_read_timeout_s * 1000),
+            keep_alive=True,
+            # Bounds a request's header block (hyper answers 431 beyond it); ours are a few
+            # hundred bytes. Bodies stream through in pieces of at most this size.
+            max_buffer_size=64 * 1024,
+        ),
         respawn_failed_workers=True,
         # Our own middleware counts and times every request (Prometheus); no access log lines.
         log_access=False,

@@ -11,15 +11,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Development placeholders: accepted only when EINVOICE_ENVIRONMENT=development.
 DEV_POSTGRES_PASSWORD = "einvoice-dev"  # noqa: S105 - a documented local-only placeholder
+DEV_PAGE_TOKEN_SECRET = "einvoice-dev-page-tokens"  # noqa: S105 - the same, for page tokens
 
 _REPLICATION = re.compile(
     r"^(SimpleStrategy:\d+|NetworkTopologyStrategy:[\w.-]+=\d+(,[\w.-]+=\d+)*)$"
@@ -37,6 +38,16 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     http_workers: int = Field(default=1, ge=1)
+    # The server's connection limits and timeouts (einvoice/cli.py; why each: docs/security.md).
+    http_backlog: int = Field(default=1024, ge=128)
+    http_max_connections: int = Field(default=1024, ge=1)  # per worker, idle keep-alive included
+    http_header_read_timeout_s: float = Field(default=15.0, ge=1, le=60)  # also the idle timeout
+    # Per request (api/limits.py): the body must arrive within the read timeout and the whole
+    # request end within the deadline; batch routes have their own pair.
+    body_read_timeout_s: float = Field(default=5.0, gt=0)
+    request_deadline_s: float = Field(default=10.0, gt=0)
+    batch_body_read_timeout_s: float = Field(default=60.0, gt=0)
+    batch_deadline_s: float = Field(default=120.0, gt=0)
 
     # Cassandra.
     cassandra_hosts: str = "127.0.0.1"  # comma-separated contact points
@@ -56,6 +67,14 @@ class Settings(BaseSettings):
     postgres_database: str = "einvoice"
     postgres_pool_min: int = Field(default=1, ge=0)
     postgres_pool_max: int = Field(default=10, ge=1)
+    # How long a call waits for a pooled connection, and for a statement's answer: well under a
+    # request's deadline, so a hung PostgreSQL answers 503 rather than hanging
+    # (storage/postgres/pool.py).
+    postgres_acquire_timeout_s: float = Field(default=2.0, gt=0)
+    postgres_query_timeout_s: float = Field(default=3.0, gt=0)
+    # How long after it was read from PostgreSQL a registry entry may still be served when it
+    # cannot be re-read (an outage); 0: never (docs/registry.md).
+    registry_stale_s: float = Field(default=120.0, ge=0)
 
     # Redis (queue and lookup cache).
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -81,6 +100,22 @@ class Settings(BaseSettings):
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)
 
+    # The HMAC key of the seller listing's page tokens (docs/lookup.md): one random secret for
+    # every API process; changing it only makes outstanding page tokens invalid.
+    page_token_secret: SecretStr = SecretStr(DEV_PAGE_TOKEN_SECRET)
+
+    # Proxies (comma-separated CIDRs) whose X-Forwarded-For is believed when per-address limits
+    # name the caller (api/client_address.py). Empty: the header is never believed, since anyone
+    # can write it; the connection's peer is the caller.
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("cassandra_replication")
     @classmethod
     def _replication_is_well_formed(cls, value: str) -> str:
@@ -105,6 +140,14 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "EINVOICE_POSTGRES_PASSWORD is the development placeholder; "
+                "set a real secret outside development"
+            )
+        if (
+            self.environment != "development"
+            and self.page_token_secret.get_secret_value() == DEV_PAGE_TOKEN_SECRET
+        ):
+            raise ValueError(
+                "EINVOICE_PAGE_TOKEN_SECRET is the development placeholder; "
                 "set a real secret outside development"
             )
         return self

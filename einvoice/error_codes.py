@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     TOO_MANY_LINES = "TOO_MANY_LINES", 422, "More invoice lines (or rate summaries) than allowed."
     OUT_OF_RANGE = "OUT_OF_RANGE", 422, "A number outside its allowed range."
     INVALID_VALUE = "INVALID_VALUE", 422, "A value outside the allowed set."
+    DUPLICATE_MEMBER = (
+        "DUPLICATE_MEMBER",
+        422,
+        "An object has two members of the same name (I-JSON, RFC 7493).",
+    )
     # The invoice: parties.
     TAX_CODE_FORMAT = (
         "TAX_CODE_FORMAT",
@@ -82,6 +87,11 @@ class ErrorCode(StrEnum):
         "ISSUE_DATE_IN_FUTURE",
         422,
         "The issue date is later than today in Vietnam (GMT+7).",
+    )
+    ISSUE_DATE_TOO_OLD = (
+        "ISSUE_DATE_TOO_OLD",
+        422,
+        "The issue date is more than 180 days before today in Vietnam (GMT+7).",
     )
     CURRENCY_EXCHANGE_RATE_REQUIRED = (
         "CURRENCY_EXCHANGE_RATE_REQUIRED",
@@ -242,6 +252,11 @@ class ErrorCode(StrEnum):
         "The resource exists, the method does not apply.",
     )
     CONFLICT = "CONFLICT", 409, "The thing exists already, or its state forbids the change."
+    REQUEST_TIMEOUT = (
+        "REQUEST_TIMEOUT",
+        408,
+        "The body did not arrive within the time the endpoint allows; send it again.",
+    )
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE", 413, "The body is larger than the endpoint accepts."
     UNSUPPORTED_MEDIA_TYPE = (
         "UNSUPPORTED_MEDIA_TYPE",
@@ -271,6 +286,12 @@ class ErrorCode(StrEnum):
         "A database or cache did not answer; retry after `Retry-After` seconds. "
         "Nothing was half-stored.",
     )
+    DEADLINE_EXCEEDED = (
+        "DEADLINE_EXCEEDED",
+        503,
+        "The request ran past its deadline and was abandoned; retry after `Retry-After` seconds "
+        "(a submission is safe to repeat).",
+    )
     # Submissions (real time and batch lines).
     SELLER_MISMATCH = (
         "SELLER_MISMATCH",
@@ -290,10 +311,20 @@ class ErrorCode(StrEnum):
     # Batches.
     BATCH_EMPTY = "BATCH_EMPTY", 422, "The batch has no lines."
     INVALID_LINE = "INVALID_LINE", 422, "A batch line is not a JSON object {invoice, signature}."
+    LINE_TOO_LARGE = (
+        "LINE_TOO_LARGE",
+        422,
+        "A batch line is larger than a real-time submission may be (2 MiB).",
+    )
     BATCH_NOT_FOUND = "BATCH_NOT_FOUND", 404, "No such batch (or not one of yours)."
     # Lookups.
     INVOICE_NOT_FOUND = "INVOICE_NOT_FOUND", 404, "No such invoice (or not one you may see)."
     SELLER_NOT_FOUND = "SELLER_NOT_FOUND", 404, "No registered seller with this tax code."
+    RANGE_TOO_LONG = (
+        "RANGE_TOO_LONG",
+        422,
+        "A listing's range spans more than 366 days (from and to included).",
+    )
     # The registry (admin API and CLI).
     TAXPAYER_EXISTS = "TAXPAYER_EXISTS", 409, "The tax code is registered already."
     TAXPAYER_NOT_FOUND = "TAXPAYER_NOT_FOUND", 404, "No taxpayer with this tax code."

@@ -99,8 +99,8 @@ async def open_runtime(
         invoices = await asyncio.to_thread(InvoiceStore, cassandra.session, writer)
         batches = await asyncio.to_thread(BatchStore, cassandra.session, writer)
         registry = Registry(postgres)
-        registry_cache = RegistryCache(registry)
-        listener = RegistryListener(settings, registry_cache.on_change, registry_cache.clear)
+        registry_cache = RegistryCache(registry, stale_s=settings.registry_stale_s)
+        listener = RegistryListener(settings, registry_cache.on_change, registry_cache.reset)
         listener.start()
         stack.push_async_callback(listener.stop)
         cache_writer = None

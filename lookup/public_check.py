@@ -1,6 +1,6 @@
 """The public check of an invoice, the parts without I/O: what a person gives (the fields printed
-on the invoice, or its token), which of them are required, how amounts compare, and the answer,
-which never carries the buyer. The reads are the service's (lookup/service.py).
+on the invoice, or its token), which of them are required and their shapes, how amounts compare,
+and the answer, which never carries the buyer. The reads are the service's (lookup/service.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, InvalidRequest
+from lookup.params import BusinessKey, key_problems
 
 # Rate limit of the public check, by client address (api/ratelimit.py's "public" class).
 PUBLIC_RATE_CLASS = "public"
@@ -26,12 +27,13 @@ class PrintedFields:
     seller_tax_code: str | None = None
     template: str | None = None
     symbol: str | None = None
-    number: int | None = None
+    number: int | str | None = None  # an int from the JSON API, the text typed on the page
     total_payable: str | None = None
     token: str | None = None
 
-    def require_printed(self) -> None:
-        """InvalidRequest naming every missing printed field (FIELD_REQUIRED each)."""
+    def require_printed(self) -> BusinessKey:
+        """The printed key, checked. InvalidRequest naming every missing printed field
+        (FIELD_REQUIRED each) or, when none is missing, every malformed one (lookup/params.py)."""
         missing = [name for name in _REQUIRED if getattr(self, name) in (None, "")]
         if missing:
             raise InvalidRequest(
@@ -41,6 +43,11 @@ class PrintedFields:
                     for name in missing
                 ],
             )
+        seller, template, symbol = str(self.seller_tax_code), str(self.template), str(self.symbol)
+        problems, number = key_problems(seller, template, symbol, self.number or 0)
+        if problems:
+            raise InvalidRequest("these are not an invoice's printed fields", details=problems)
+        return BusinessKey(seller, template, symbol, number)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ translate requests into these calls and the results into responses). Every error
 see is einvoice.errors' with its stable code. Stateless beyond its clients: safe to share between
 concurrent requests.
 
-Order, where it shows: an invoice is looked up before access is decided (a reader without access
-gets exactly what an unknown code gets); an officer's read is recorded before anything is
-answered, so no officer sees an invoice or a listing without an `officer_reads` row.
+Order, where it shows: inputs are checked first (lookup/params.py, lookup/listing.py, a listing's
+page token), so a malformed request reads nothing and is refused alike for every caller; an
+invoice is looked up before access is decided (a reader without access gets exactly what an
+unknown code gets); an officer's lookup is recorded before anything is answered, found or not,
+so no officer sees an invoice or a listing, or learns that one does not exist, without an
+`officer_reads` row.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from typing import Protocol
 
 import redis.asyncio as redis
 from prometheus_client import Counter, Histogram
+from pydantic import SecretStr
 
-from einvoice.error_codes import ErrorCode
-from einvoice.errors import InvalidRequest
 from einvoice.registry.cache import RegistryCache
+from einvoice.timezone import VIETNAM
 from lookup.access import (
     AUDIT_INVOICE,
     AUDIT_SELLER_INVOICES,
@@ -37,7 +40,9 @@ from lookup.access import (
 )
 from lookup.cache import CachedDocument, read_through
 from lookup.documents import document_from_stored
-from lookup.listing import ListingPage, seller_page
+from lookup.listing import ListingPage, walk, window
+from lookup.page_tokens import Listing, PageTokens
+from lookup.params import BusinessKey, business_key, check_code, check_tax_code, is_code
 from lookup.public_check import (
     PUBLIC_RATE_CLASS,
     PUBLIC_RATE_KIND,
@@ -62,18 +67,11 @@ _OUTCOMES = ("hit", "miss", "negative_hit", "bypass")
 _SECONDS = {outcome: LOOKUP_SECONDS.labels(outcome) for outcome in _OUTCOMES}
 _BY_CODE = {outcome: LOOKUPS.labels("code", outcome) for outcome in _OUTCOMES}
 
-_HEX = frozenset("0123456789ABCDEF")
-
 
 class RateLimit(Protocol):
     """api/ratelimit.py's RateLimiter: spend one token or raise RateLimited."""
 
     def take(self, client_id: uuid.UUID, rate_class: str, kind: str) -> None: ...
-
-
-def is_code(code: str) -> bool:
-    """An authority code's shape (34 upper-case hex digits): anything else is not looked up."""
-    return len(code) == 34 and all(c in _HEX for c in code)
 
 
 class LookupService:
@@ -86,6 +84,7 @@ class LookupService:
         registry_cache: RegistryCache,
         keyring: AuthorityKeyRing,
         rate_limiter: RateLimit,
+        page_token_secret: SecretStr,
     ) -> None:
         self.invoices = invoices  # the record: documents, claims, the seller-month index
         self.cache = cache  # the lookup cache (lookup/cache.py)
@@ -93,6 +92,7 @@ class LookupService:
         self.registry_cache = registry_cache  # sellers: existence and month buckets
         self.keyring = keyring  # the authority's keys, to check a token
         self.rate_limiter = rate_limiter  # the public check's per-address limit
+        self.page_tokens = PageTokens(page_token_secret)  # the listing's signed page tokens
 
     # -- reading through the cache ---------------------------------------------------------------
 
@@ -109,34 +109,37 @@ class LookupService:
         _BY_CODE[outcome].inc()
         return document
 
-    async def find_by_key(
-        self, seller_tax_code: str, template: str, symbol: str, number: int
-    ) -> CachedDocument | None:
+    async def find_by_key(self, key: BusinessKey) -> CachedDocument | None:
         """The document of a business key: the claim names the code, then by code."""
-        claim = await self.invoices.claim_of(seller_tax_code, template, symbol, number)
+        claim = await self.invoices.claim_of(
+            key.seller_tax_code, key.template, key.symbol, key.number
+        )
         return await self.find_by_code(claim.code) if claim else None
 
     # -- the parties and officers ----------------------------------------------------------------
 
     async def invoice_by_code(self, reader: Reader, code: str) -> CachedDocument:
-        """NotFound (INVOICE_NOT_FOUND) when unknown or not the reader's to see."""
-        document = await self.find_by_code(code) if is_code(code) else None
+        """NotFound (INVOICE_NOT_FOUND) when unknown or not the reader's to see; InvalidRequest
+        (/code) for what is not a code."""
+        document = await self.find_by_code(check_code(code))
         return await self._readable(reader, document, code)
 
     async def invoice_by_key(
         self, reader: Reader, seller_tax_code: str, template: str, symbol: str, number: int
     ) -> CachedDocument:
-        document = await self.find_by_key(seller_tax_code, template, symbol, number)
-        subject = f"{seller_tax_code}/{template}/{symbol}/{number}"
-        return await self._readable(reader, document, subject)
+        """As by code; InvalidRequest naming each malformed part of the key."""
+        key = business_key(seller_tax_code, template, symbol, number)
+        document = await self.find_by_key(key)
+        return await self._readable(reader, document, key.subject())
 
     async def _readable(
         self, reader: Reader, document: CachedDocument | None, subject: str
     ) -> CachedDocument:
-        if document is None or not may_read_invoice(reader, document.seller, document.buyer):
-            raise invoice_not_found()
+        # Found or not: an officer learning that an invoice does not exist is a read too.
         if is_officer(reader):
             await self.registry.record_officer_read(reader.client_id, AUDIT_INVOICE, subject)
+        if document is None or not may_read_invoice(reader, document.seller, document.buyer):
+            raise invoice_not_found()
         return document
 
     async def seller_invoices(
@@ -149,32 +152,37 @@ class LookupService:
         limit: int = 100,
         page_token: str | None = None,
     ) -> ListingPage:
-        """The seller's invoices issued in [date_from, date_to], newest first, `limit` a page.
+        """The seller's invoices issued in [date_from, date_to], newest first, at most `limit`
+        a page (lookup/listing.py: the range's bounds, and a page's bounded reads).
 
-        NotFound (SELLER_NOT_FOUND) for an unknown seller or another's listing; InvalidRequest
-        for `to` before `from` (/to) or a page token that is not one of ours (/page_token).
+        InvalidRequest for a malformed tax code (/tax_code), a range or limit out of bounds
+        (/to, /limit) or a page token that is not one of this listing's (/page_token); NotFound
+        (SELLER_NOT_FOUND) for an unknown seller or another's listing.
         """
+        check_tax_code(tax_code)
+        days = window(date_from, date_to, limit, dt.datetime.now(VIETNAM).date())
+        listing = Listing(tax_code, date_from, date_to, limit)
+        cursor = self.page_tokens.decode(listing, page_token) if page_token else None
         if not may_list_seller(reader, tax_code):
             raise seller_not_found()
-        if date_to < date_from:
-            raise InvalidRequest("`to` is before `from`", code=ErrorCode.INVALID_FIELD, field="/to")
-        seller = await self.registry_cache.seller(tax_code)
-        if seller is None:
-            raise seller_not_found()
-        if is_officer(reader):
+        if is_officer(reader):  # before the seller is known: learning it is not is a read too
             subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
             await self.registry.record_officer_read(
                 reader.client_id, AUDIT_SELLER_INVOICES, subject
             )
-        return await seller_page(
+        seller = await self.registry_cache.seller(tax_code)
+        if seller is None:
+            raise seller_not_found()
+        items, following = await walk(
             self.invoices,
             tax_code,
             seller.month_buckets,
-            date_from=date_from,
-            date_to=date_to,
+            days=days,
             limit=limit,
-            page_token=page_token,
+            cursor=cursor,
         )
+        token = self.page_tokens.encode(listing, following) if following else None
+        return ListingPage(items, token)
 
     # -- anyone: the public check ----------------------------------------------------------------
 
@@ -190,11 +198,14 @@ class LookupService:
 
         A token must be signed by one of the authority's keys and name a stored invoice with its
         hash; printed fields must name a stored invoice with that total. InvalidRequest when
-        neither a token nor every printed field is given.
+        neither a token nor every printed field is given, or a printed field is malformed.
         """
         if fields.token:
             claims = self.keyring.verify_token(fields.token)
-            cached = await self.find_by_code(str(claims["code"])) if claims else None
+            code = claims.get("code") if claims else None
+            cached = (
+                await self.find_by_code(code) if isinstance(code, str) and is_code(code) else None
+            )
             document = cached.document if cached else None
             authentic = (
                 claims is not None
@@ -202,13 +213,7 @@ class LookupService:
                 and document["invoice_hash"] == claims.get("invoice_hash")
             )
             return PublicAnswer.of(document if authentic else None)
-        fields.require_printed()
-        cached = await self.find_by_key(
-            str(fields.seller_tax_code),
-            str(fields.template),
-            str(fields.symbol),
-            int(fields.number or 0),
-        )
+        cached = await self.find_by_key(fields.require_printed())
         document = cached.document if cached else None
         if document is not None and not same_amount(
             document["invoice"]["totals"]["total_payable"], fields.total_payable

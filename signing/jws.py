@@ -6,12 +6,17 @@ whole budget of everything else an invoice needs (docs/signing.md); and its deta
 7797's unencoded payload, not the Appendix F detached content the API specifies. What is left is
 small: split, base64url, and the ECDSA signature in JOSE's raw r||s form. Interoperability is
 tested both ways against an independent library (jwcrypto).
+
+What is read is read strictly, as the compiled core (core/src/jws.rs) reads it too: base64url
+only in its one canonical form, a protected header without repeated member names (I-JSON, as RFC
+7515 4 allows a reader to require), and sizes bounded before anything is decoded.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from signing import strict_json
 
 ALGORITHMS = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -33,6 +40,16 @@ _ECDSA = ec.ECDSA(_SHA256)
 # RFC 6979: the same key and input always give the same signature.
 _ECDSA_DETERMINISTIC = ec.ECDSA(_SHA256, deterministic_signing=True)
 
+# Size limits, checked before decoding (the compiled core has the same ones). A protected header
+# holds alg, kid (at most 200 characters, 1,200 bytes of JSON even when every one is written
+# \uXXXX) and typ: 2 KB leaves room to spare, though not for certificate chains (x5c), which the
+# service does not use (keys are registered). The largest signature is RSA-16384's, the largest
+# key OpenSSL verifies with. The whole compact JWS, checked first, leaves room for a payload part
+# (the authority's tokens carry about 450 bytes).
+MAX_HEADER_BYTES = 2048
+MAX_SIGNATURE_BYTES = 2048
+MAX_COMPACT_CHARS = 8192
+
 
 class JwsError(ValueError):
     """Not a well-formed JWS."""
@@ -43,11 +60,18 @@ def b64url_encode(data: bytes) -> bytes:
 
 
 def b64url_decode(text: str | bytes) -> bytes:
-    raw = text.encode("ascii") if isinstance(text, str) else text
+    """Strict base64url (RFC 7515 2): only the URL-safe alphabet, no padding, no whitespace,
+    and the unused bits of the last character zero, so that a byte string has one encoding
+    (what `b64url_encode` writes), as the compiled core's decoder requires too. The standard
+    library's decoder would skip characters outside the alphabet, '=' and whitespace included."""
     try:
-        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        raw = text.encode("ascii") if isinstance(text, str) else text
+        decoded = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
     except (binascii.Error, ValueError) as error:
         raise JwsError("not base64url") from error
+    if b64url_encode(decoded) != raw:  # what the lenient decoder let through
+        raise JwsError("not base64url: the URL-safe alphabet only, in its canonical form")
+    return decoded
 
 
 def key_algorithm(key: PublicKey | PrivateKey) -> set[str]:
@@ -117,11 +141,32 @@ def _b64_int(value: int) -> str:
 
 def split_compact(jws: str) -> tuple[bytes, bytes, bytes]:
     """(encoded header, encoded payload, signature bytes) of a compact JWS."""
+    if len(jws) > MAX_COMPACT_CHARS:
+        raise JwsError(f"a compact JWS here is at most {MAX_COMPACT_CHARS} characters")
     parts = jws.split(".")
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise JwsError("a compact JWS has three dot-separated parts")
+    if len(parts[0]) > _b64_chars(MAX_HEADER_BYTES):
+        raise JwsError(f"the protected header is longer than {MAX_HEADER_BYTES} bytes")
+    if len(parts[2]) > _b64_chars(MAX_SIGNATURE_BYTES):
+        raise JwsError(f"the signature is longer than {MAX_SIGNATURE_BYTES} bytes")
     try:
         header, payload = parts[0].encode("ascii"), parts[1].encode("ascii")
     except UnicodeEncodeError as error:
         raise JwsError("a compact JWS is ASCII") from error
     return header, payload, b64url_decode(parts[2])
+
+
+def decode_header(header_b64: bytes) -> Any:
+    """The protected header's JSON value (a caller checks it is an object), read strictly."""
+    try:
+        return strict_json.loads(b64url_decode(header_b64))
+    except strict_json.DuplicateMember as error:
+        raise JwsError(f"the protected header repeats the member {error.name!r}") from error
+    except strict_json.NotJson as error:
+        raise JwsError("the protected header is not JSON") from error
+
+
+def _b64_chars(size: int) -> int:
+    """Characters of the unpadded base64url of `size` bytes."""
+    return -(-size * 4 // 3)

@@ -76,9 +76,11 @@ def verify_seller_signature(
 
     try:
         header_b64, payload_b64, raw_signature = jws.split_compact(signature)
-        header = orjson.loads(jws.b64url_decode(header_b64))
-    except (jws.JwsError, orjson.JSONDecodeError):
-        return problem(ErrorCode.SIGNATURE_MALFORMED, "expected a compact JWS: header..signature")
+        header = jws.decode_header(header_b64)
+    except jws.JwsError as error:
+        return problem(
+            ErrorCode.SIGNATURE_MALFORMED, f"expected a compact JWS: header..signature ({error})"
+        )
     if payload_b64 or not isinstance(header, dict):
         return problem(
             ErrorCode.SIGNATURE_MALFORMED, "expected a detached JWS: an empty payload part"

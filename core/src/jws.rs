@@ -1,7 +1,11 @@
 //! The seller's detached JWS (RFC 7515 Appendix F) and the authority's token, on ring.
 //!
 //! Same readings as signing/seller.py and signing/authority.py; where this code is unsure (an
-//! unusual header, a lenient base64 form) it says `None` and the reference code decides.
+//! unusual header) it says `None` and the reference code decides. Both read base64url strictly
+//! (RFC 7515 2: the URL-safe alphabet, no padding, no whitespace, zero unused bits: the `base64`
+//! crate's `URL_SAFE_NO_PAD` engine refuses everything else, as signing/jws.py does), refuse a
+//! header that repeats a member (serde's derived reader does, escaped spellings included), and
+//! apply the same size limits before decoding anything.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -71,6 +75,19 @@ impl CompiledKey {
     }
 }
 
+/// The longest protected header read, decoded (signing/jws.py `MAX_HEADER_BYTES`).
+const MAX_HEADER_BYTES: usize = 2048;
+/// The longest signature read, decoded (signing/jws.py `MAX_SIGNATURE_BYTES`).
+const MAX_SIGNATURE_BYTES: usize = 2048;
+/// The longest compact JWS read (signing/jws.py `MAX_COMPACT_CHARS`), checked before splitting.
+const MAX_COMPACT_CHARS: usize = 8192;
+
+/// Characters of the unpadded base64url of `bytes` bytes.
+const fn b64_chars(bytes: usize) -> usize {
+    (bytes * 4).div_ceil(3)
+}
+
+// A repeated member is a serde error ("duplicate field"), so such a header is never read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
@@ -83,9 +100,17 @@ struct Header {
 
 /// The kid of a detached compact JWS, its encoded header and its signature bytes.
 pub fn parse_detached(signature: &str) -> Option<(String, &[u8], Vec<u8>, String)> {
+    if signature.len() > MAX_COMPACT_CHARS {
+        return None;
+    }
     let mut parts = signature.split('.');
     let (header_b64, payload, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || !payload.is_empty() || header_b64.is_empty() {
+        return None;
+    }
+    if header_b64.len() > b64_chars(MAX_HEADER_BYTES)
+        || signature_b64.len() > b64_chars(MAX_SIGNATURE_BYTES)
+    {
         return None;
     }
     let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
@@ -209,4 +234,76 @@ pub fn b64url_into(data: &[u8], out: &mut Vec<u8>) {
         .encode_slice(data, &mut out[start..])
         .unwrap_or(0);
     out.truncate(start + written);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(data: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(data)
+    }
+
+    fn jws(header: &str, signature: &str) -> String {
+        format!("{}..{signature}", b64(header.as_bytes()))
+    }
+
+    const HEADER: &str = r#"{"alg":"ES256","kid":"k1"}"#;
+
+    #[test]
+    fn a_plain_detached_jws_is_read() {
+        let signature = jws(HEADER, "AAAA");
+        let (kid, header_b64, raw, alg) = parse_detached(&signature).unwrap();
+        assert_eq!(
+            (kid.as_str(), alg.as_str(), raw.as_slice()),
+            ("k1", "ES256", &[0u8; 3][..])
+        );
+        assert_eq!(header_b64, b64(HEADER.as_bytes()).as_bytes());
+    }
+
+    #[test]
+    fn base64url_is_read_strictly() {
+        let header = b64(HEADER.as_bytes());
+        for signature in [
+            "AAA=", "AA==", "AA A", "AA\nA", "AA+A", "AA/A", "AA.A", "A", "AAAAA", "AB", "AAB",
+        ] {
+            assert!(
+                parse_detached(&format!("{header}..{signature}")).is_none(),
+                "{signature}"
+            );
+        }
+        for junk in ["=", " ", "\n", "+", "*"] {
+            let bent = format!("{}{junk}{}..AAAA", &header[..4], &header[4..]);
+            assert!(parse_detached(&bent).is_none(), "{junk:?}");
+        }
+        // Zero unused bits: "AA" and "AAA" are the canonical 1- and 2-byte forms.
+        assert!(parse_detached(&format!("{header}..AA")).is_some());
+        assert!(parse_detached(&format!("{header}..AAA")).is_some());
+    }
+
+    #[test]
+    fn a_header_repeating_a_member_is_not_read() {
+        for header in [
+            r#"{"alg":"ES256","kid":"k1","kid":"k2"}"#,
+            r#"{"alg":"ES256","kid":"k1","\u006bid":"k2"}"#,
+            r#"{"alg":"ES256","alg":"ES256","kid":"k1"}"#,
+            r#"{"alg":"ES256","kid":"k1","typ":"JOSE","typ":"JOSE"}"#,
+        ] {
+            assert!(parse_detached(&jws(header, "AAAA")).is_none(), "{header}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_bounded_before_decoding() {
+        let kid = "k".repeat(MAX_HEADER_BYTES - r#"{"alg":"ES256","kid":""}"#.len());
+        let largest = format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#);
+        assert_eq!(largest.len(), MAX_HEADER_BYTES);
+        assert!(parse_detached(&jws(&largest, "AAAA")).is_some());
+        let over = format!(r#"{{"alg":"ES256","kid":"{kid}k"}}"#);
+        assert!(parse_detached(&jws(&over, "AAAA")).is_none());
+        let signature = b64(&[1u8; MAX_SIGNATURE_BYTES]);
+        assert!(parse_detached(&jws(HEADER, &signature)).is_some());
+        let signature = b64(&[1u8; MAX_SIGNATURE_BYTES + 1]);
+        assert!(parse_detached(&jws(HEADER, &signature)).is_none());
+    }
 }

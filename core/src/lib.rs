@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 mod canonical;
 mod decimal;
+mod ijson;
 mod jws;
 mod rules;
 mod taxcode;
@@ -19,6 +20,9 @@ use jws::{CompiledKey, TokenSigner};
 
 const VIETNAM_OFFSET: f64 = 7.0 * 3600.0;
 const CLOCK_SKEW: f64 = 300.0;
+/// Days before the (skewed) latest issue day still accepted: einvoice/invoice/rules.py's
+/// MAX_BACKDATE, which decides and explains it.
+const MAX_BACKDATE_DAYS: i64 = 180;
 const UNIX_EPOCH_ORDINAL: i64 = 719_163; // date(1970, 1, 1).toordinal()
 
 /// The latest issue date allowed at `now` (Unix seconds), as an ordinal day; `None` within a
@@ -49,7 +53,8 @@ fn authenticate<'py>(
         return Ok(None);
     };
     let mut canonical = Vec::with_capacity(4096);
-    let Some(summary) = rules::check(invoice, today, &mut canonical) else {
+    let Some(summary) = rules::check(invoice, today - MAX_BACKDATE_DAYS, today, &mut canonical)
+    else {
         return Ok(None);
     };
     let Ok(signature) = signature.cast_exact::<PyString>() else {
@@ -134,7 +139,8 @@ fn check_invoice<'py>(
     now: f64,
 ) -> Option<Bound<'py, PyBytes>> {
     let mut canonical = Vec::with_capacity(4096);
-    rules::check(invoice, latest_issue_day(now)?, &mut canonical)?;
+    let today = latest_issue_day(now)?;
+    rules::check(invoice, today - MAX_BACKDATE_DAYS, today, &mut canonical)?;
     Some(PyBytes::new(py, &canonical))
 }
 
@@ -143,6 +149,15 @@ fn check_invoice<'py>(
 #[pyfunction]
 fn field_tables(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     rules::describe_fields(py)
+}
+
+/// The JSON pointer of the first member whose name its object has already (I-JSON, RFC 7493),
+/// or `None`; ValueError when `data` breaks JSON's grammar or nests deeper than 64 levels
+/// (signing/strict_json.py parses with orjson first).
+#[pyfunction]
+fn first_duplicate_member(data: &[u8]) -> PyResult<Option<String>> {
+    ijson::first_duplicate(data)
+        .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))
 }
 
 fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
@@ -157,5 +172,7 @@ fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
 #[pymodule]
 mod einvoice_core {
     #[pymodule_export]
-    use super::{authenticate, check_invoice, field_tables, CompiledKey, TokenSigner};
+    use super::{
+        authenticate, check_invoice, field_tables, first_duplicate_member, CompiledKey, TokenSigner,
+    };
 }

@@ -21,6 +21,12 @@ from einvoice.timezone import VIETNAM
 # An invoice dated "tomorrow" is accepted when tomorrow begins in Vietnam within this much of now,
 # so a seller whose clock runs a little ahead is not refused around midnight.
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# The oldest issue date accepted, counted back from that same (skewed) today: late enough for a
+# quarterly filer's invoices from the first day of the quarter (due by the last day of the next
+# month, up to 121 days) with margin for a late one, and early enough that every accepted invoice
+# still has more than nine and a half of its ten retention years ahead (retention runs from the
+# issue date: docs/invoice-rules.md). The compiled core keeps the same window (core/src/lib.rs).
+MAX_BACKDATE = dt.timedelta(days=180)
 
 _SYMBOL = re.compile(r"([CK])([0-9]{2})([TDLMNBGHX])([A-Z]{2})")
 _KHAC = re.compile(r"KHAC:([0-9]{1,2}\.[0-9]{2})")
@@ -111,6 +117,13 @@ class _Checker:
                     ErrorCode.ISSUE_DATE_IN_FUTURE,
                     "/issued_date",
                     f"issued {issued}, after today in Vietnam ({today_in_vietnam})",
+                )
+            elif issued < today_in_vietnam - MAX_BACKDATE:
+                self.fail(
+                    ErrorCode.ISSUE_DATE_TOO_OLD,
+                    "/issued_date",
+                    f"issued {issued}, more than {MAX_BACKDATE.days} days before today in "
+                    f"Vietnam ({today_in_vietnam})",
                 )
         symbol = _SYMBOL.fullmatch(invoice["symbol"])
         if symbol is None:

@@ -2,18 +2,27 @@
 
 Storage reports records that exist or are missing (storage/errors.py); this is where they become
 the service's errors with their stable codes and the field they concern.
+
+The admin API runs each operation through `audited`, which records it in `admin_actions`. Order:
+an operation's change and its row are written in one transaction, so no change commits without
+its row. An operation that fails with a service error changed nothing (its transaction is rolled
+back); its row, with the error's status and code, is written after, and if that write fails the
+caller gets the database's error instead. Any other failure (a database outage, a bug) rolls the
+change back and is not recorded: nothing happened, and the log has it. The CLI is not audited: it
+runs with the database's credentials, which could as well write the tables directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from einvoice.error_codes import ErrorCode
-from einvoice.errors import Conflict, NotFound, ServiceError, Unprocessable
+from einvoice.errors import Conflict, InvalidRequest, NotFound, ServiceError, Unprocessable
 from einvoice.invoice.taxcode import tax_code_error
 from einvoice.registry.api_keys import new_api_key
 from einvoice.registry.public_keys import parse_public_key
@@ -25,6 +34,70 @@ T = TypeVar("T")
 STATUSES = ("active", "suspended", "closed")
 ROLES = ("business", "officer", "admin")
 RATE_LIMIT_CLASSES = ("standard", "large", "internal")
+
+# A client id as the API shows it: ASCII only, so that no other spelling (other digits, braces,
+# a URN) names the same client.
+_CLIENT_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.IGNORECASE
+)
+# Bounds of an audit row's target (the table's CHECK).
+_TARGET_MAX = 300
+
+
+@dataclass(frozen=True)
+class AdminAction:
+    """Who (an admin's client id) asks which action (a stable name: it is stored) of what."""
+
+    client_id: uuid.UUID
+    action: str
+    target: str
+    detail: dict[str, Any] | None = None
+
+
+async def audited(
+    registry: Registry,
+    action: AdminAction,
+    operation: Callable[[Registry], Awaitable[T]],
+    *,
+    status: int = 200,
+    target_of: Callable[[T], str] | None = None,
+) -> T:
+    """`operation` on the registry, recorded in `admin_actions` (the order: module docstring).
+
+    `status` is what success is answered with; `target_of` names the target from the result
+    when the request could not (a new client's id)."""
+    detail = _storable(action.detail)
+    try:
+        async with registry.transaction() as scoped:
+            result = await operation(scoped)
+            target = target_of(result) if target_of is not None else action.target
+            await scoped.record_admin_action(
+                action.client_id, action.action, _text(target), status, None, detail
+            )
+    except ServiceError as error:
+        await registry.record_admin_action(
+            action.client_id,
+            action.action,
+            _text(action.target),
+            error.status,
+            error.details[0].code,  # the first of the codes answered (most errors have one)
+            detail,
+        )
+        raise
+    return result
+
+
+def _text(value: str) -> str:
+    """`value` as PostgreSQL text can hold it: a request may carry NUL or lone surrogates,
+    which an audit row records in replaced form rather than failing to record at all."""
+    clean = value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return clean[:_TARGET_MAX]
+
+
+def _storable(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    if detail is None:
+        return None
+    return {key: _text(value) if isinstance(value, str) else value for key, value in detail.items()}
 
 
 @dataclass(frozen=True)
@@ -44,7 +117,7 @@ def check_tax_code(tax_code: str, field: str = "/tax_code") -> str:
 
 async def add_taxpayer(registry: Registry, tax_code: str, name: str) -> TaxpayerRow:
     check_tax_code(tax_code)
-    if not 1 <= len(name.strip()) <= 400:
+    if not 1 <= len(name.strip()) <= 400 or not _storable_text(name):
         raise Unprocessable(
             "a name of 1 to 400 characters", code=ErrorCode.INVALID_FIELD, field="/name"
         )
@@ -57,6 +130,23 @@ async def set_status(registry: Registry, tax_code: str, status: str) -> Taxpayer
             f"status is one of {STATUSES}", code=ErrorCode.INVALID_VALUE, field="/status"
         )
     return await _mapped(registry.set_taxpayer_status(check_tax_code(tax_code), status))
+
+
+async def change_taxpayer(
+    registry: Registry, tax_code: str, status: str | None, month_buckets: int | None
+) -> TaxpayerRow:
+    """Raise the month buckets, set the status, or both (buckets first); one of them is needed."""
+    if status is None and month_buckets is None:
+        raise InvalidRequest(
+            "give status or month_buckets", code=ErrorCode.FIELD_REQUIRED, field="/status"
+        )
+    row = None
+    if month_buckets is not None:
+        row = await raise_month_buckets(registry, tax_code, month_buckets)
+    if status is not None:
+        row = await set_status(registry, tax_code, status)
+    assert row is not None
+    return row
 
 
 async def raise_month_buckets(registry: Registry, tax_code: str, buckets: int) -> TaxpayerRow:
@@ -78,10 +168,7 @@ async def add_key(
     valid_to: dt.datetime | None = None,
 ) -> SellerKeyRow:
     check_tax_code(tax_code)
-    if not 1 <= len(kid) <= 200 or not kid.isprintable():
-        raise Unprocessable(
-            "a kid of 1 to 200 printable characters", code=ErrorCode.INVALID_FIELD, field="/kid"
-        )
+    check_kid(kid)
     for name, moment in (("valid_from", valid_from), ("valid_to", valid_to)):
         if moment is not None and moment.tzinfo is None:
             raise Unprocessable(
@@ -93,8 +180,16 @@ async def add_key(
     )
 
 
+def check_kid(kid: str) -> str:
+    if not 1 <= len(kid) <= 200 or not kid.isprintable():
+        raise Unprocessable(
+            "a kid of 1 to 200 printable characters", code=ErrorCode.INVALID_FIELD, field="/kid"
+        )
+    return kid
+
+
 async def revoke_key(registry: Registry, tax_code: str, kid: str) -> SellerKeyRow:
-    return await _mapped(registry.revoke_key(check_tax_code(tax_code), kid))
+    return await _mapped(registry.revoke_key(check_tax_code(tax_code), check_kid(kid)))
 
 
 async def add_client(
@@ -130,13 +225,20 @@ async def add_client(
 
 
 async def revoke_client(registry: Registry, client_id: str) -> ClientRow:
+    if _CLIENT_ID.fullmatch(client_id) is None:
+        raise Unprocessable("a client id is a UUID", code=ErrorCode.INVALID_FIELD, field="/id")
+    return await _mapped(registry.revoke_client(uuid.UUID(client_id)))
+
+
+def _storable_text(value: str) -> bool:
+    """Whether PostgreSQL text holds `value` as it is (no NUL, no lone surrogate)."""
+    if "\x00" in value:
+        return False
     try:
-        parsed = uuid.UUID(client_id)
-    except ValueError as error:
-        raise Unprocessable(
-            "a client id is a UUID", code=ErrorCode.INVALID_FIELD, field="/id"
-        ) from error
-    return await _mapped(registry.revoke_client(parsed))
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _mapped(operation: Awaitable[T]) -> T:

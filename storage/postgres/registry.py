@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -205,6 +207,36 @@ class Registry:
             kind,
             subject,
         )
+
+    async def record_admin_action(
+        self,
+        client_id: uuid.UUID,
+        action: str,
+        target: str,
+        status: int,
+        error_code: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """One row of `admin_actions` (append-only: storage/schema/postgres/0004_audit.sql)."""
+        await self.pool.execute(
+            "INSERT INTO admin_actions (client_id, action, target, status, error_code, detail) "
+            "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+            client_id,
+            action,
+            target,
+            status,
+            error_code,
+            None if detail is None else orjson.dumps(detail).decode(),
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Registry]:
+        """This registry on one connection, in a transaction: what is done through it commits
+        together when the block ends, or not at all when the block raises (an admin action and
+        its audit row: einvoice/registry/admin.py)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            # A pooled connection answers the fetch/fetchrow/execute calls the methods make.
+            yield Registry(cast(asyncpg.Pool, connection))
 
 
 def _key_row(row: Any) -> SellerKeyRow:

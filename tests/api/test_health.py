@@ -1,8 +1,15 @@
-"""The app shell, served by a real `einvoice serve` process against the real stack."""
+"""The app shell, served by a real `einvoice serve` process against the real stack; readiness's
+probe logic also in process, with probes that fail."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import httpx
+import pytest
+
+from api.health import check_backends
 
 
 async def test_healthz_says_the_process_is_up(http: httpx.AsyncClient) -> None:
@@ -17,6 +24,39 @@ async def test_readyz_is_ready_when_every_backend_answers(http: httpx.AsyncClien
 
     assert response.status_code == 200
     assert response.json()["checks"] == {"cassandra": "ok", "postgres": "ok", "redis": "ok"}
+
+
+async def test_a_failed_probe_is_unavailable_and_its_text_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def answers() -> None:
+        return None
+
+    async def refuses() -> None:
+        raise ConnectionRefusedError("connect to 10.1.2.3:5432 as einvoice_prod failed")
+
+    async def hangs() -> None:
+        await asyncio.Event().wait()
+
+    with caplog.at_level(logging.WARNING, logger="api.health"):
+        checks = await check_backends(
+            {"good": answers, "refused": refuses, "silent": hangs}, timeout_s=0.05
+        )
+
+    assert checks == {"good": "ok", "refused": "unavailable", "silent": "unavailable"}
+    assert "10.1.2.3:5432 as einvoice_prod" in caplog.text
+    assert "silent unavailable: no answer in time" in caplog.text
+
+
+async def test_a_backend_still_down_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    async def refuses() -> None:
+        raise ConnectionRefusedError("refused")
+
+    with caplog.at_level(logging.INFO, logger="api.health"):
+        for _ in range(3):
+            await check_backends({"flaky": refuses}, timeout_s=1)
+
+    assert caplog.text.count("flaky unavailable") == 1
 
 
 async def test_unknown_routes_get_the_one_error_shape(http: httpx.AsyncClient) -> None:

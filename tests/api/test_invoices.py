@@ -16,6 +16,7 @@ from jwcrypto import jwk, jwt
 from einvoice.config import Settings
 from einvoice.invoice.samples import BUYER_TAX_CODE, sample_invoice
 from einvoice.registry import admin
+from einvoice.timezone import VIETNAM
 from lookup.cache import CachedDocument, code_key
 from lookup.redis_client import create_redis
 from signing import jws
@@ -37,7 +38,12 @@ class Seller:
     headers: dict[str, str]
 
     def submission(self, number: int = 1, **changes: Any) -> dict[str, Any]:
-        invoice = {**sample_invoice(seller_tax_code=self.tax_code, number=number), **changes}
+        # Issued today: the service takes invoices up to 180 days back from its own clock.
+        today = dt.datetime.now(VIETNAM).date()
+        invoice = {
+            **sample_invoice(seller_tax_code=self.tax_code, number=number, issued=today),
+            **changes,
+        }
         signature = sign_invoice(invoice, private_key(self.alg), kid=self.kid, alg=self.alg)
         return {"invoice": invoice, "signature": signature}
 
@@ -342,10 +348,11 @@ async def test_a_very_large_sellers_month_spreads_over_its_buckets(
         )
         assert response.status_code == 201
 
+    issued = dt.date.fromisoformat(seller.submission(number=100)["invoice"]["issued_date"])
     rows = cassandra.session.execute(
         "SELECT bucket, code FROM invoices_by_seller_month "
-        "WHERE seller_tax_code = %s AND month = 202506 AND bucket IN (0, 1, 2, 3)",
-        (seller.tax_code,),
+        "WHERE seller_tax_code = %s AND month = %s AND bucket IN (0, 1, 2, 3)",
+        (seller.tax_code, issued.year * 100 + issued.month),
     ).all()
     assert len(rows) == 24
     assert len({row["bucket"] for row in rows}) > 1

@@ -1,7 +1,10 @@
-"""Lookups by the parties and officers, the public check, the page, and the cache paths."""
+"""Lookups by the parties and officers, the public check, the page, and the cache paths; the
+listing's bounds and signed page tokens, and the inputs refused, through the real service."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -9,12 +12,16 @@ import httpx
 import pytest
 
 from einvoice.config import Settings
+from einvoice.invoice.samples import sample_invoice
 from einvoice.registry import admin
 from lookup.cache import code_key
 from lookup.redis_client import create_redis
+from signing.seller import sign_invoice
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
+from tests.lookup.test_service import TODAY, months_ago
+from tests.signing.keys import private_key
 
 
 async def _client(settings: Settings, role: str, tax_code: str | None = None) -> dict[str, str]:
@@ -29,10 +36,19 @@ async def _client(settings: Settings, role: str, tax_code: str | None = None) ->
     return {"Authorization": f"Bearer {issued.api_key}"}
 
 
+def _submission(seller: Seller, number: int, issued: dt.date | None = None) -> dict[str, Any]:
+    """A recent invoice (the rules refuse issue dates more than 180 days old)."""
+    invoice = sample_invoice(
+        seller_tax_code=seller.tax_code, number=number, issued=issued or months_ago(1, 15)
+    )
+    signature = sign_invoice(invoice, private_key(seller.alg), kid=seller.kid, alg=seller.alg)
+    return {"invoice": invoice, "signature": signature}
+
+
 async def _issued(
-    http: httpx.AsyncClient, seller: Seller, number: int
+    http: httpx.AsyncClient, seller: Seller, number: int, issued: dt.date | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    submission = seller.submission(number=number)
+    submission = _submission(seller, number, issued)
     response = await http.post("/v1/invoices", json=submission, headers=seller.headers)
     assert response.status_code == 201, response.text
     return submission, response.json()
@@ -67,7 +83,7 @@ async def test_seller_buyer_and_officer_read_an_invoice_and_others_get_404(
 async def test_the_buyer_reads_by_business_key(settings: Settings, http: httpx.AsyncClient) -> None:
     seller = await make_seller(settings)
     buyer_code = "0314409058"
-    submission = seller.submission(number=2)
+    submission = _submission(seller, 2)
     response = await http.post("/v1/invoices", json=submission, headers=seller.headers)
     assert response.status_code == 201
     pool = await create_pool(settings)
@@ -168,7 +184,7 @@ async def test_the_lookup_page_answers_in_vietnamese_and_english(
         params={
             "seller_tax_code": seller.tax_code,
             "template": "1",
-            "symbol": "C25TAA",
+            "symbol": invoice["symbol"],
             "number": "999",
             "total_payable": "1",
         },
@@ -243,12 +259,6 @@ async def test_lookups_answer_from_cassandra_while_redis_is_down(
 async def test_a_sellers_invoices_page_across_months_and_buckets_newest_first(
     settings: Settings, http: httpx.AsyncClient
 ) -> None:
-    import datetime as dt
-
-    from einvoice.invoice.samples import sample_invoice
-    from signing.seller import sign_invoice
-    from tests.signing.keys import private_key
-
     seller = await make_seller(settings)
     pool = await create_pool(settings)
     try:
@@ -256,20 +266,14 @@ async def test_a_sellers_invoices_page_across_months_and_buckets_newest_first(
     finally:
         await pool.close()
     issued: dict[str, dt.date] = {}
-    days = [dt.date(2025, month, day) for month in (3, 4, 5) for day in (2, 9, 16, 23, 30)]
+    days = [months_ago(months, day) for months in (3, 2, 1) for day in (2, 9, 16, 23, 28)]
     for number, day in enumerate(days, start=1):
-        invoice = sample_invoice(seller_tax_code=seller.tax_code, number=number, issued=day)
-        signature = sign_invoice(invoice, private_key(seller.alg), kid=seller.kid, alg=seller.alg)
-        answer = await http.post(
-            "/v1/invoices",
-            json={"invoice": invoice, "signature": signature},
-            headers=seller.headers,
-        )
-        assert answer.status_code == 201, answer.text
-        issued[answer.json()["code"]] = day
+        _, answer = await _issued(http, seller, number, day)
+        issued[answer["code"]] = day
+    start, end = months_ago(3, 5), months_ago(1, 20)
 
     collected: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"from": "2025-03-05", "to": "2025-05-20", "limit": 4}
+    params: dict[str, Any] = {"from": str(start), "to": str(end), "limit": 4}
     for _ in range(10):
         page = await http.get(
             f"/v1/sellers/{seller.tax_code}/invoices", params=params, headers=seller.headers
@@ -282,16 +286,12 @@ async def test_a_sellers_invoices_page_across_months_and_buckets_newest_first(
         params["page_token"] = token
 
     expected = sorted(
-        (
-            code
-            for code, day in issued.items()
-            if dt.date(2025, 3, 5) <= day <= dt.date(2025, 5, 20)
-        ),
+        (code for code, day in issued.items() if start <= day <= end),
         key=lambda code: (issued[code], code),
         reverse=True,
     )
     assert [item["code"] for item in collected] == expected
-    assert len(expected) == 12  # 4 in March, 5 in April, 3 in May
+    assert len(expected) == 12  # 4 three months ago, 5 two months ago, 3 last month
 
 
 async def test_only_the_seller_and_officers_list_a_sellers_invoices(
@@ -308,3 +308,170 @@ async def test_only_the_seller_and_officers_list_a_sellers_invoices(
     assert (
         await http.get(path, params={**params, "page_token": "x"}, headers=seller.headers)
     ).status_code == 422
+
+
+def _errors(response: httpx.Response) -> list[tuple[str, str | None]]:
+    return [(error["code"], error.get("field")) for error in response.json()["errors"]]
+
+
+async def test_a_listings_range_is_at_most_366_days_and_clamped_to_the_retention(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    path = f"/v1/sellers/{seller.tax_code}/invoices"
+    year_ago = TODAY - dt.timedelta(days=365)
+
+    async def listing(date_from: str, date_to: str) -> httpx.Response:
+        return await http.get(
+            path, params={"from": date_from, "to": date_to}, headers=seller.headers
+        )
+
+    longest = await listing(str(year_ago), str(TODAY))
+    too_long = await listing(str(year_ago - dt.timedelta(days=1)), str(TODAY))
+    whole_range = await listing("0001-01-01", "9999-12-31")
+    backwards = await listing(str(TODAY), str(year_ago))
+    far_future = await listing("9999-01-01", "9999-12-31")
+    year_one = await listing("0001-01-01", "0001-12-31")
+    not_a_date = await listing("+10000-01-01", "9999-12-31")
+
+    assert longest.status_code == 200
+    assert (too_long.status_code, _errors(too_long)) == (422, [("RANGE_TOO_LONG", "/to")])
+    assert (whole_range.status_code, _errors(whole_range)) == (422, [("RANGE_TOO_LONG", "/to")])
+    assert (backwards.status_code, _errors(backwards)) == (422, [("INVALID_FIELD", "/to")])
+    assert far_future.json() == year_one.json() == {"invoices": [], "next_page_token": None}
+    assert not_a_date.status_code == 422
+    assert [code for code, _ in _errors(not_a_date)] == ["INVALID_FIELD"]
+
+
+async def test_a_page_token_is_signed_for_its_own_listing(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_seller(settings)
+    other = await make_seller(settings)
+    officer = await _client(settings, "officer")
+    for number in (1, 2, 3):
+        await _issued(http, seller, number)
+    params: dict[str, str | int] = {"from": str(months_ago(2, 1)), "to": str(TODAY), "limit": 2}
+
+    first = await http.get(
+        f"/v1/sellers/{seller.tax_code}/invoices", params=params, headers=officer
+    )
+    token = first.json()["next_page_token"]
+    following = await http.get(
+        f"/v1/sellers/{seller.tax_code}/invoices",
+        params={**params, "page_token": token},
+        headers=officer,
+    )
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[5] ^= 1  # another issue date
+    tampered = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    refused = [
+        await http.get(
+            f"/v1/sellers/{tax_code}/invoices", params={**params, **change}, headers=officer
+        )
+        for tax_code, change in [
+            (other.tax_code, {"page_token": token}),  # another seller
+            (seller.tax_code, {"page_token": token, "limit": 3}),  # another limit
+            (seller.tax_code, {"page_token": token, "from": str(months_ago(2, 2))}),  # range
+            (seller.tax_code, {"page_token": tampered}),
+        ]
+    ]
+
+    assert len(first.json()["invoices"]) == 2
+    assert len(token) <= 56
+    assert following.status_code == 200
+    assert len(following.json()["invoices"]) == 1
+    assert [(r.status_code, _errors(r)) for r in refused] == [
+        (422, [("INVALID_FIELD", "/page_token")])
+    ] * 4
+
+
+async def test_a_sparse_listing_answers_a_bounded_page_and_a_token_to_go_on(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    # 16 buckets: two months (32 partitions) a page, so a year is seven pages, mostly empty.
+    seller = await make_seller(settings)
+    pool = await create_pool(settings)
+    try:
+        await admin.raise_month_buckets(Registry(pool), seller.tax_code, 16)
+    finally:
+        await pool.close()
+    _, recent = await _issued(http, seller, 1, months_ago(1, 15))
+    _, older = await _issued(http, seller, 2, months_ago(4, 15))
+    params: dict[str, Any] = {"from": str(TODAY - dt.timedelta(days=365)), "to": str(TODAY)}
+
+    pages: list[list[str]] = []
+    for _ in range(20):
+        page = await http.get(
+            f"/v1/sellers/{seller.tax_code}/invoices", params=params, headers=seller.headers
+        )
+        assert page.status_code == 200, page.text
+        pages.append([item["code"] for item in page.json()["invoices"]])
+        if page.json()["next_page_token"] is None:
+            break
+        params["page_token"] = page.json()["next_page_token"]
+
+    assert [code for page in pages for code in page] == [recent["code"], older["code"]]
+    assert len(pages) == 7  # 13 months, two a page
+    assert [] in pages  # an empty page, with a token to go on
+
+
+async def test_an_officers_lookups_that_find_nothing_are_audited_and_malformed_ones_refused(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    pool = await create_pool(settings)
+    try:
+        officer = await admin.add_client(Registry(pool), "officer", None)
+        headers = {"Authorization": f"Bearer {officer.api_key}"}
+        unknown = "00" + uuid.uuid4().hex.upper()
+        key: dict[str, str | int] = {
+            "seller_tax_code": "0100233488",
+            "template": "1",
+            "symbol": "C25TAA",
+            "number": 77,
+        }
+        by_code = await http.get(f"/v1/invoices/{unknown}", headers=headers)
+        by_key = await http.get("/v1/invoices", params=key, headers=headers)
+        not_a_code = await http.get("/v1/invoices/00abc", headers=headers)
+        not_a_key = await http.get(
+            "/v1/invoices", params={**key, "seller_tax_code": "0100233489"}, headers=headers
+        )
+        not_a_tax_code = await http.get(
+            "/v1/sellers/%00/invoices",
+            params={"from": "2026-01-01", "to": "2026-01-31"},
+            headers=headers,
+        )
+        rows = await pool.fetch(
+            "SELECT kind, subject FROM officer_reads WHERE client_id = $1 ORDER BY id",
+            officer.client.id,
+        )
+    finally:
+        await pool.close()
+
+    assert by_code.status_code == by_key.status_code == 404
+    assert (not_a_code.status_code, _errors(not_a_code)) == (422, [("INVALID_FIELD", "/code")])
+    assert _errors(not_a_key) == [("TAX_CODE_CHECK_DIGIT", "/seller_tax_code")]
+    assert _errors(not_a_tax_code) == [("TAX_CODE_FORMAT", "/tax_code")]
+    assert [(r["kind"], r["subject"]) for r in rows] == [
+        ("invoice", unknown),
+        ("invoice", "0100233488/1/C25TAA/77"),
+    ]
+
+
+@pytest.mark.parametrize("number", ["0", "١٢", "123456789", "-1", "1e3"])
+async def test_the_page_says_what_is_wrong_with_a_number(
+    http: httpx.AsyncClient, number: str
+) -> None:
+    fields = {
+        "seller_tax_code": "0100233488",
+        "template": "1",
+        "symbol": "C25TAA",
+        "number": number,
+        "total_payable": "1",
+    }
+
+    page = await http.get("/", params=fields)
+
+    assert page.status_code == 200
+    assert 'role="alert"' in page.text
+    assert "the number is a whole number 1 to 99999999" in page.text

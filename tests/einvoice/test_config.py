@@ -35,7 +35,11 @@ def test_the_development_password_is_refused_outside_development() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production")
 
-    Settings(environment="production", postgres_password=SecretStr("a-real-secret"))
+    Settings(
+        environment="production",
+        postgres_password=SecretStr("a-real-secret"),
+        page_token_secret=SecretStr("another-real-secret"),
+    )
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

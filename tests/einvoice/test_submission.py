@@ -17,6 +17,7 @@ from einvoice.invoice.authenticate import Authority
 from einvoice.invoice.samples import SELLER_TAX_CODE, sample_invoice
 from einvoice.registry.cache import Seller
 from einvoice.submission import Submissions
+from einvoice.timezone import VIETNAM
 from signing.authority import AuthorityKeyRing, generate_private_key_pem, new_code
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import sign_invoice
@@ -68,7 +69,8 @@ def submissions(cassandra: CassandraClient, directory: Directory) -> Submissions
 
 
 def submission(series: str, number: int, **changes: Any) -> dict[str, Any]:
-    invoice = {**sample_invoice(number=number, symbol_series=series), **changes}
+    today = dt.datetime.now(VIETNAM).date()  # within the 180 days the rules accept
+    invoice = {**sample_invoice(number=number, symbol_series=series, issued=today), **changes}
     signature = sign_invoice(invoice, private_key("ES256"), kid=KEY.kid, alg="ES256")
     return {"invoice": invoice, "signature": signature}
 

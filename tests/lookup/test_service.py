@@ -1,11 +1,10 @@
-"""The lookup use case without HTTP: the access policy and page tokens as pure code, then the
-service over the real Cassandra, PostgreSQL and Redis (invoices issued in-process through the
-submission use case, as tests/einvoice/test_submission.py does)."""
+"""The lookup use case without HTTP: the access policy as pure code, then the service over the
+real Cassandra, PostgreSQL and Redis (invoices issued in-process through the submission use case,
+as tests/einvoice/test_submission.py does). Page tokens, the listing's rules and the inputs'
+shapes have their own modules of pure tests beside this one."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -16,8 +15,7 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as redis
-from hypothesis import given
-from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from api.auth import Principal
 from api.ratelimit import RateLimiter
@@ -28,9 +26,9 @@ from einvoice.invoice.samples import BUYER_TAX_CODE, sample_invoice
 from einvoice.registry import admin
 from einvoice.registry.cache import RegistryCache
 from einvoice.submission import Submissions
+from einvoice.timezone import VIETNAM
 from lookup.access import may_list_seller, may_read_invoice
 from lookup.cache import code_key
-from lookup.page_tokens import decode_page_token, encode_page_token, month_of, previous_month
 from lookup.public_check import PrintedFields, PublicAnswer, same_amount
 from lookup.redis_client import create_redis
 from lookup.service import LookupService
@@ -46,6 +44,14 @@ from tests.einvoice.registry.test_registry_storage import fresh_tax_code
 from tests.signing.keys import private_key
 
 SELLER = "0100233488"
+TODAY = dt.datetime.now(VIETNAM).date()
+
+
+def months_ago(months: int, day: int) -> dt.date:
+    """Day `day` (1-28) of the month `months` before this one: with months <= 4, recent enough
+    for the rules (an issue date at most 180 days old)."""
+    index = TODAY.year * 12 + TODAY.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, day)
 
 
 def business(tax_code: str) -> Principal:
@@ -82,56 +88,6 @@ def test_who_lists_a_sellers_invoices() -> None:
     assert not may_list_seller(business(BUYER_TAX_CODE), SELLER)
 
 
-# -- page tokens and months (pure) ----------------------------------------------------------------
-
-
-def test_months_step_back_across_a_year() -> None:
-    assert month_of(dt.date(2025, 3, 31)) == 202503
-    assert previous_month(202503) == 202502
-    assert previous_month(202501) == 202412
-
-
-@given(st.dates(), st.text(alphabet="0123456789ABCDEF", min_size=34, max_size=34))
-def test_a_page_token_round_trips(day: dt.date, code: str) -> None:
-    token = encode_page_token(month_of(day), day.isoformat(), code)
-
-    assert "=" not in token
-    assert decode_page_token(token) == (month_of(day), (day, code))
-
-
-def _b64(value: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        "x",
-        "",
-        "é",
-        _b64([1, 2]),
-        _b64({"m": 202503, "d": "2025-03-01"}),
-        _b64({"m": "March", "d": "2025-03-01", "c": "00"}),
-        _b64({"m": 202503, "d": "yesterday", "c": "00"}),
-    ],
-)
-def test_a_token_that_is_not_ours_is_an_invalid_field(token: str) -> None:
-    with pytest.raises(InvalidRequest) as raised:
-        decode_page_token(token)
-
-    assert [(d.code, d.field) for d in raised.value.details] == [("INVALID_FIELD", "/page_token")]
-
-
-@given(st.text(max_size=60))
-def test_any_text_decodes_or_is_an_invalid_field(token: str) -> None:
-    # Never another exception (a 500): a parser of client input.
-    with contextlib.suppress(InvalidRequest):
-        month, (day, code) = decode_page_token(token)
-        assert isinstance(month, int)
-        assert isinstance(day, dt.date)
-        assert isinstance(code, str)
-
-
 # -- the public check's pure parts ----------------------------------------------------------------
 
 
@@ -146,6 +102,35 @@ def test_every_missing_printed_field_is_named() -> None:
         ("FIELD_REQUIRED", "/number"),
         ("FIELD_REQUIRED", "/total_payable"),
     ]
+
+
+@pytest.mark.parametrize(
+    "number", [0, "0", "١٢", "\uff11\uff12", "12a", "123456789", -5, 100_000_000]
+)
+def test_every_malformed_printed_field_is_named(number: int | str) -> None:
+    fields = PrintedFields(
+        seller_tax_code="0100233489",  # the check digit is 8
+        template="0",
+        symbol="c25taa",
+        number=number,
+        total_payable="1",
+    )
+
+    with pytest.raises(InvalidRequest) as raised:
+        fields.require_printed()
+
+    assert [(d.code, d.field) for d in raised.value.details] == [
+        ("TAX_CODE_CHECK_DIGIT", "/seller_tax_code"),
+        ("TEMPLATE_INVALID", "/template"),
+        ("SYMBOL_FORMAT", "/symbol"),
+        ("OUT_OF_RANGE", "/number"),
+    ]
+
+
+def test_a_number_typed_on_the_page_is_read_as_ascii_digits() -> None:
+    fields = PrintedFields(SELLER, "1", "C25TAA", "00123", "1")
+
+    assert fields.require_printed().number == 123
 
 
 @pytest.mark.parametrize(
@@ -197,6 +182,7 @@ class World:
 
     async def issue(self, seller: Seller, number: int, **fields: Any) -> dict[str, Any]:
         """Authenticate an invoice of `seller`; its answer, with the invoice under "invoice"."""
+        fields.setdefault("issued", months_ago(1, 15))
         invoice = sample_invoice(seller_tax_code=seller.tax_code, number=number, **fields)
         signature = sign_invoice(invoice, private_key(seller.alg), kid=seller.kid, alg=seller.alg)
         answer = await self.submissions.submit(
@@ -231,6 +217,7 @@ async def world(settings: Settings, cassandra: CassandraClient) -> AsyncIterator
         registry_cache=registry_cache,
         keyring=AUTHORITY.keyring,
         rate_limiter=RateLimiter(),
+        page_token_secret=SecretStr("a test secret of the lookup service"),
     )
     submissions = Submissions(authority=AUTHORITY, invoices=invoices, registry_cache=registry_cache)
     world = World(lookups, submissions, registry, cache, [])
@@ -277,11 +264,46 @@ async def test_the_parties_and_officers_read_and_anyone_else_gets_the_unknown_an
     ]
 
 
-async def test_what_is_not_a_code_is_not_looked_up(world: World) -> None:
-    with pytest.raises(NotFound):
-        await world.lookups.invoice_by_code(officer(), "00abc")
+async def test_what_is_not_a_code_is_not_looked_up_nor_audited(world: World) -> None:
+    reader = await _officer(world)
+    with pytest.raises(InvalidRequest) as raised:
+        await world.lookups.invoice_by_code(reader, "00abc")
 
+    assert [(d.code, d.field) for d in raised.value.details] == [("INVALID_FIELD", "/code")]
     assert await world.cache.get(code_key("00abc")) is None
+    assert await world.officer_reads(reader.client_id) == []
+
+
+async def test_an_officers_lookup_that_finds_nothing_is_audited(world: World) -> None:
+    reader = await _officer(world)
+    unknown = "00" + uuid.uuid4().hex.upper()
+    key = (fresh_tax_code(), "1", "C25TAA", 7)
+
+    with pytest.raises(NotFound):
+        await world.lookups.invoice_by_code(reader, unknown)
+    with pytest.raises(NotFound):
+        await world.lookups.invoice_by_key(reader, *key)
+    await world.cache.delete(code_key(unknown))
+
+    assert await world.officer_reads(reader.client_id) == [
+        ("invoice", unknown),
+        ("invoice", "/".join(map(str, key))),
+    ]
+
+
+async def test_a_malformed_business_key_is_refused_before_any_read(world: World) -> None:
+    reader = await _officer(world)
+
+    with pytest.raises(InvalidRequest) as raised:
+        await world.lookups.invoice_by_key(reader, "01002334\x00", "\x00", "C25TA\x00", 0)
+
+    assert [(d.code, d.field) for d in raised.value.details] == [
+        ("TAX_CODE_FORMAT", "/seller_tax_code"),
+        ("TEMPLATE_INVALID", "/template"),
+        ("SYMBOL_FORMAT", "/symbol"),
+        ("OUT_OF_RANGE", "/number"),
+    ]
+    assert await world.officer_reads(reader.client_id) == []
 
 
 async def test_a_sellers_listing_pages_newest_first_across_months(
@@ -289,13 +311,13 @@ async def test_a_sellers_listing_pages_newest_first_across_months(
 ) -> None:
     seller = await make_seller(settings)
     await admin.raise_month_buckets(world.registry, seller.tax_code, 2)
-    days = [dt.date(2025, month, day) for month in (2, 3, 4) for day in (3, 17)]
+    days = [months_ago(months, day) for months in (3, 2, 1) for day in (3, 17)]
     issued = {
         (await world.issue(seller, number, issued=day))["code"]: day
         for number, day in enumerate(days, start=1)
     }
     reader = business(seller.tax_code)
-    start, end = dt.date(2025, 2, 10), dt.date(2025, 4, 10)
+    start, end = months_ago(3, 10), months_ago(1, 10)
 
     collected: list[dict[str, Any]] = []
     tokens: list[str] = []
@@ -315,10 +337,11 @@ async def test_a_sellers_listing_pages_newest_first_across_months(
         key=lambda code: (issued[code], code),
         reverse=True,
     )
-    assert [item["code"] for item in collected] == expected  # Apr 3, Mar 17, Mar 3, Feb 17
+    assert len(expected) == 4  # the 3rd and 17th two months ago, the 3rd of the others
+    assert [item["code"] for item in collected] == expected
     assert len(tokens) == 2  # the page after a full last page is empty
     first = collected[0]
-    assert first["issued_date"] == "2025-04-03"
+    assert first["issued_date"] == months_ago(1, 3).isoformat()
     assert first["buyer_tax_code"] == BUYER_TAX_CODE
     assert Decimal(first["total_payable"]) > 0
 
@@ -328,28 +351,91 @@ async def test_a_listing_is_the_sellers_and_officers_and_officers_are_audited(
 ) -> None:
     seller = await make_seller(settings)
     reader = await _officer(world)
+    unregistered_code = fresh_tax_code()
     start, end = dt.date(2025, 1, 1), dt.date(2025, 1, 31)
     listing = world.lookups.seller_invoices
 
     with pytest.raises(NotFound) as other:
         await listing(business(fresh_tax_code()), seller.tax_code, date_from=start, date_to=end)
     with pytest.raises(NotFound) as unregistered:
-        await listing(reader, fresh_tax_code(), date_from=start, date_to=end)
+        await listing(reader, unregistered_code, date_from=start, date_to=end)
     with pytest.raises(InvalidRequest) as backwards:
         await listing(reader, seller.tax_code, date_from=end, date_to=start)
     with pytest.raises(InvalidRequest) as bad_token:
         await listing(reader, seller.tax_code, date_from=start, date_to=end, page_token="x")
+    with pytest.raises(InvalidRequest) as not_a_tax_code:
+        await listing(reader, "0100233488\x00", date_from=start, date_to=end)
     empty = await listing(reader, seller.tax_code, date_from=start, date_to=end)
 
     assert other.value.code == unregistered.value.code == "SELLER_NOT_FOUND"
     assert [(d.code, d.field) for d in backwards.value.details] == [("INVALID_FIELD", "/to")]
-    assert bad_token.value.details[0].field == "/page_token"
+    assert [(d.code, d.field) for d in bad_token.value.details] == [
+        ("INVALID_FIELD", "/page_token")
+    ]
+    assert [(d.code, d.field) for d in not_a_tax_code.value.details] == [
+        ("TAX_CODE_FORMAT", "/tax_code")
+    ]
     assert (empty.invoices, empty.next_page_token) == ([], None)
-    # Audited once access is granted, before the token is read.
+    # Audited once access is granted, found or not; a refused request read nothing.
     assert await world.officer_reads(reader.client_id) == [
-        ("seller_invoices", f"{seller.tax_code} 2025-01-01..2025-01-31 x"),
+        ("seller_invoices", f"{unregistered_code} 2025-01-01..2025-01-31"),
         ("seller_invoices", f"{seller.tax_code} 2025-01-01..2025-01-31"),
     ]
+
+
+async def test_a_listings_range_is_bounded_and_its_tokens_bound_to_it(
+    settings: Settings, world: World
+) -> None:
+    seller = await make_seller(settings)
+    days = [months_ago(2, day) for day in (3, 10, 17)]
+    for number, day in enumerate(days, start=1):
+        await world.issue(seller, number, issued=day)
+    reader = business(seller.tax_code)
+    listing = world.lookups.seller_invoices
+    start, end = TODAY - dt.timedelta(days=365), TODAY  # the longest range: 366 days
+
+    first = await listing(reader, seller.tax_code, date_from=start, date_to=end, limit=2)
+    assert first.next_page_token is not None
+    token = first.next_page_token
+    second = await listing(
+        reader, seller.tax_code, date_from=start, date_to=end, limit=2, page_token=token
+    )
+    refused = []
+    for date_from, date_to, limit in [
+        (start, end - dt.timedelta(days=1), 2),  # another range
+        (start + dt.timedelta(days=1), end, 2),
+        (start, end, 3),  # another limit
+    ]:
+        with pytest.raises(InvalidRequest) as raised:
+            await listing(
+                reader,
+                seller.tax_code,
+                date_from=date_from,
+                date_to=date_to,
+                limit=limit,
+                page_token=token,
+            )
+        refused.append([(d.code, d.field) for d in raised.value.details])
+    with pytest.raises(InvalidRequest) as too_long:
+        await listing(reader, seller.tax_code, date_from=start - dt.timedelta(days=1), date_to=end)
+    whole_leap_year = await listing(
+        reader, seller.tax_code, date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31)
+    )
+    far_future = await listing(
+        reader, seller.tax_code, date_from=dt.date(9999, 1, 1), date_to=dt.date(9999, 12, 31)
+    )
+    year_one = await listing(
+        reader, seller.tax_code, date_from=dt.date(1, 1, 1), date_to=dt.date(1, 12, 31)
+    )
+
+    assert [item["issued_date"] for item in first.invoices + second.invoices] == [
+        day.isoformat() for day in reversed(days)
+    ]
+    assert second.next_page_token is None
+    assert refused == [[("INVALID_FIELD", "/page_token")]] * 3
+    assert [(d.code, d.field) for d in too_long.value.details] == [("RANGE_TOO_LONG", "/to")]
+    assert whole_leap_year.invoices == far_future.invoices == year_one.invoices == []
+    assert far_future.next_page_token is None
 
 
 async def test_the_public_check_of_printed_fields_and_tokens(
@@ -382,12 +468,14 @@ async def test_the_public_check_of_printed_fields_and_tokens(
     }
     assert await check(PrintedFields(token=issued["token"])) == await check(printed)
     assert await check(PrintedFields(**{**vars(printed), "total_payable": "1"})) == {"valid": False}
-    assert await check(PrintedFields(**{**vars(printed), "number": 0})) == {"valid": False}
+    assert await check(PrintedFields(**{**vars(printed), "number": 99_999_999})) == {"valid": False}
     assert await check(PrintedFields(token=issued["token"][:-4] + "AAAA")) == {"valid": False}
     assert await check(PrintedFields(token=foreign_token)) == {"valid": False}
     assert await check(PrintedFields(token=other_hash)) == {"valid": False}
     with pytest.raises(InvalidRequest):
         await check(PrintedFields(seller_tax_code=seller.tax_code))
+    with pytest.raises(InvalidRequest):
+        await check(PrintedFields(**{**vars(printed), "number": 0}))
 
 
 async def test_the_public_check_is_limited_per_address(world: World) -> None:

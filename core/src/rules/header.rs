@@ -2,6 +2,8 @@
 //! (docs/invoice-rules.md, "Parties and header"). Their shapes are the field tables'; here are
 //! the rules between them.
 
+use std::ops::RangeInclusive;
+
 use pyo3::prelude::*;
 
 use super::amounts::AmountRules;
@@ -19,22 +21,24 @@ pub struct Header {
     pub issued: i64,
 }
 
-/// Template, symbol, number and issue date: the template is a digit 1-9, the invoice is not
-/// issued after `today`, and the symbol's year and type letter match its date and template.
+/// Template, symbol, number and issue date: the template is a digit 1-9, the invoice is issued
+/// within `window` (ordinal days), and the symbol's year and type letter match its date and
+/// template.
 pub fn check_identity(
     template: &Bound<'_, PyAny>,
     symbol: &Bound<'_, PyAny>,
     number: &Bound<'_, PyAny>,
     issued_date: &Bound<'_, PyAny>,
-    today: i64,
+    window: RangeInclusive<i64>,
 ) -> Option<Header> {
     let template = string(template)?;
     let symbol = string(symbol)?;
     let number: i64 = number.extract().ok()?;
     let issued_date = string(issued_date)?;
     let (issued, year) = date_ordinal(issued_date)?;
-    let fits =
-        template_digit(template) && issued <= today && symbol_matches(symbol, year, template);
+    let fits = template_digit(template)
+        && window.contains(&issued)
+        && symbol_matches(symbol, year, template);
     fits.then(|| Header {
         template: template.to_owned(),
         symbol: symbol.to_owned(),

@@ -42,9 +42,15 @@ pub struct Summary {
     pub tax_amount: String,
 }
 
-/// `Some` when the invoice certainly passes the model and every rule at `today` (the ordinal of
-/// the latest issue date allowed, clock skew included); its RFC 8785 bytes are then in `out`.
-pub fn check(invoice: &Bound<'_, PyAny>, today: i64, out: &mut Vec<u8>) -> Option<Summary> {
+/// `Some` when the invoice certainly passes the model and every rule with its issue date from
+/// `earliest` to `today` (ordinals of the oldest and the latest issue dates allowed, clock skew
+/// included); its RFC 8785 bytes are then in `out`.
+pub fn check(
+    invoice: &Bound<'_, PyAny>,
+    earliest: i64,
+    today: i64,
+    out: &mut Vec<u8>,
+) -> Option<Summary> {
     let object = members(invoice, &INVOICE)?;
     let [buyer, currency, exchange_rate, issued_date, lines, number, _payment_method, related, seller, symbol, template, totals] =
         &object.fields;
@@ -54,7 +60,7 @@ pub fn check(invoice: &Bound<'_, PyAny>, today: i64, out: &mut Vec<u8>) -> Optio
         symbol.as_ref()?,
         number.as_ref()?,
         issued_date.as_ref()?,
-        today,
+        earliest..=today,
     )?;
     let related = related::check_related(related, &header)?;
     let amounts = AmountRules::new(header::is_vnd(currency)?, related.adjusting);

@@ -53,7 +53,8 @@ def invoices(draw: st.DrawFn) -> dict[str, Any]:
     lines = [draw(goods_line(no=index + 1, rate=rate)) for index, rate in enumerate(rates)]
     if draw(st.booleans()):  # a note line somewhere among them
         lines.append({"no": count + 1, "nature": 4, "name": "Ghi chú"})
-    issued = draw(st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2025, 6, 20)))
+    # Within the accepted window at support.NOW (2025-06-20): at most 180 days back.
+    issued = draw(st.dates(min_value=dt.date(2024, 12, 22), max_value=dt.date(2025, 6, 20)))
     invoice = sample_invoice(issued=issued, number=draw(st.integers(1, 99_999_999)))
     invoice["lines"] = lines
     invoice["totals"] = totals_from_lines(lines)

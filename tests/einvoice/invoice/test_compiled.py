@@ -691,7 +691,10 @@ _MIDNIGHT_VN = dt.datetime(2025, 6, 20, 17, 0, tzinfo=dt.UTC)  # 2025-06-21 00:0
         dt.timedelta(hours=12),
     ],
 )
-@pytest.mark.parametrize("issued", ["2025-06-20", "2025-06-21", "2025-06-22"])
+# The oldest issue date accepted moves from 2024-12-22 to 2024-12-23 at the same edge.
+@pytest.mark.parametrize(
+    "issued", ["2024-12-21", "2024-12-22", "2024-12-23", "2025-06-20", "2025-06-21", "2025-06-22"]
+)
 def test_the_clock_edges_agree(offset: dt.timedelta, issued: str) -> None:
     invoice = sample_invoice(issued=dt.date.fromisoformat(issued))
     now = _MIDNIGHT_VN + offset

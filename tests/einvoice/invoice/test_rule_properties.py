@@ -105,6 +105,19 @@ def test_an_issue_date_after_today_in_vietnam_is_caught(invoice: dict[str, Any],
 
 
 @PROPERTY
+@given(invoices(), st.integers(181, 3650))
+def test_an_issue_date_more_than_180_days_back_is_caught(
+    invoice: dict[str, Any], days: int
+) -> None:
+    today_in_vietnam = (NOW + dt.timedelta(hours=7)).date()
+    issued = today_in_vietnam - dt.timedelta(days=days)
+    invoice["issued_date"] = issued.isoformat()
+    invoice["symbol"] = f"C{issued.year % 100:02d}TAA"
+
+    assert problems(invoice) == [("ISSUE_DATE_TOO_OLD", "/issued_date")]
+
+
+@PROPERTY
 @given(invoices(), st.text(min_size=1, max_size=10), st.data())
 def test_an_unknown_vat_rate_is_caught(
     invoice: dict[str, Any], rate: str, data: st.DataObject

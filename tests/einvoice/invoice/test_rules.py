@@ -90,6 +90,15 @@ def test_an_issue_date_in_the_future_is_refused_beyond_the_clock_skew() -> None:
     assert codes(valid(), now=near_midnight) == []
 
 
+def test_an_issue_date_more_than_180_days_back_is_refused() -> None:
+    # NOW is 2025-06-20 10:00 in Vietnam: the oldest date accepted is 2024-12-22.
+    oldest = valid(issued_date="2024-12-22", symbol="C24TAA")
+    too_old = valid(issued_date="2024-12-21", symbol="C24TAA")
+
+    assert codes(oldest) == []
+    assert problems(too_old) == [("ISSUE_DATE_TOO_OLD", "/issued_date")]
+
+
 def test_a_foreign_currency_needs_a_positive_exchange_rate() -> None:
     invoice = valid(currency="USD")
     assert codes(invoice) == ["CURRENCY_EXCHANGE_RATE_REQUIRED"]
@@ -337,7 +346,7 @@ def test_malformed_references(changes: dict[str, Any], code: str, field: str) ->
 @given(
     lines=st.integers(min_value=1, max_value=60),
     number=st.integers(min_value=1, max_value=99_999_999),
-    day=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2025, 6, 20)),
+    day=st.dates(min_value=dt.date(2024, 12, 22), max_value=dt.date(2025, 6, 20)),
 )
 def test_generated_invoices_with_computed_amounts_are_valid(
     lines: int, number: int, day: dt.date
