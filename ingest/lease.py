@@ -34,23 +34,35 @@ async def holding(
     queue: BatchQueue, consumer: str, message_id: str, batch_id: uuid.UUID, every_s: float
 ) -> AsyncIterator[None]:
     """Keep renewing `consumer`'s hold on `message_id` while the body runs."""
-    task = asyncio.create_task(_renew(queue, consumer, message_id, batch_id, every_s))
+    # The stop flag, not only the cancellation: a cancellation that lands inside the Redis call
+    # can come out of the client as an ordinary error, which the loop would retry for ever (a CI
+    # run hung here on a busy box).
+    stop = asyncio.Event()
+    task = asyncio.create_task(_renew(queue, consumer, message_id, batch_id, every_s, stop))
     try:
         yield
     finally:
+        stop.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
 
 async def _renew(
-    queue: BatchQueue, consumer: str, message_id: str, batch_id: uuid.UUID, every_s: float
+    queue: BatchQueue,
+    consumer: str,
+    message_id: str,
+    batch_id: uuid.UUID,
+    every_s: float,
+    stop: asyncio.Event,
 ) -> None:
-    while True:
+    while not stop.is_set():
         await asyncio.sleep(every_s)
         try:
             held = await queue.renew(consumer, message_id)
         except Exception as error:  # Redis unavailable: try again at the next tick
+            if stop.is_set():
+                return
             RENEWALS.labels("error").inc()
             log.warning("batch %s: could not renew its hold (%s)", batch_id, error)
             continue
