@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from hypothesis import strategies as st
+from schemathesis import Case as GenericCase
 from schemathesis import SerializationContext
 
 from signing.seller import sign_invoice
@@ -28,18 +29,28 @@ from tests.signing.keys import private_key
 JsonPath = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class Keys:
+    """API keys by role, each an `internal` client."""
+
+    admin: list[str]
+    officer: list[str]
+    business: list[str]
+
+
 @dataclass
 class Targets:
     """Real objects of the session's database, by the parameter or member names that carry them
-    (`known`), and the seller whose invoice submissions are grafted on."""
+    (`known`), the seller whose invoice submissions are grafted on, and the fuzz's keys."""
 
     known: dict[str, object] = field(default_factory=dict)
     seller: Seller | None = None
     invoice: dict[str, Any] | None = None
+    keys: Keys | None = None
 
     def clear(self) -> None:
         self.known.clear()
-        self.seller = self.invoice = None
+        self.seller = self.invoice = self.keys = None
 
 
 TARGETS = Targets()
@@ -156,15 +167,6 @@ def _json_line(value: Any) -> bytes:
 # -- who calls -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Keys:
-    """API keys by role, each an `internal` client."""
-
-    admin: list[str]
-    officer: list[str]
-    business: list[str]
-
-
 # Callers' addresses, one per request (10.0.0.0/8: 16 million of them).
 ADDRESSES = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
 MALFORMED_KEY = "Bearer einv_not-a-key"
@@ -181,24 +183,48 @@ def role_for(method: str, path: str) -> str | None:
     return None
 
 
-def authorization(drawn: str, role: str | None, keys: Keys) -> str | None:
-    """The Authorization header of a request: a function of what was drawn for it, so that
-    Hypothesis, replaying a case while it shrinks a failure, sends it with the same key. One
-    request in sixteen each has no key, a malformed one, or a valid key of another role."""
-    digest = _digest(drawn)
-    choice, pick = digest % 16, digest >> 8
-    if choice == 0:
+def authorization(choice: int, pick: int, role: str | None, keys: Keys) -> str | None:
+    """The Authorization header of a request. `choice` 0-12: a key of the role the operation
+    takes (none for a public one), 13: none, 14: a malformed key, 15: a valid key of a role the
+    operation refuses (or has no use for); `pick` chooses among the keys."""
+    if choice == 13 or (role is None and choice < 13):
         return None
-    if choice == 1:
+    if choice == 14:
         return MALFORMED_KEY
-    if choice == 2:  # a valid key of a role the operation does not take (or has no use for)
+    if choice == 15:
         wrong = keys.officer if role in ("admin", "business") else keys.admin
         return f"Bearer {wrong[pick % len(wrong)]}"
-    if role is None:
-        return None
     if role == "reader":
         pool = keys.officer if pick % 2 else keys.business
         pick //= 2
     else:
         pool = keys.admin if role == "admin" else keys.business
     return f"Bearer {pool[pick % len(pool)]}"
+
+
+def drawn_authorization(drawn: str, role: str | None, keys: Keys) -> str | None:
+    """The Authorization header of a request whose key no hook drew (schemathesis's coverage
+    phase, public operations): a function of what was drawn for it, the same in every run and
+    when Hypothesis replays the case."""
+    digest = _digest(drawn)
+    return authorization(digest % 16, digest >> 8, role, keys)
+
+
+def with_caller(case: GenericCase[Any]) -> st.SearchStrategy[GenericCase[Any]]:
+    """A case of the fuzzing phase with its Authorization header drawn by Hypothesis ("": send
+    none): a function of the drawn request's text would give every request that carries the
+    same real identifier the same key."""
+    keys = TARGETS.keys
+    role = role_for(case.operation.method.upper(), case.operation.path)
+    if keys is None or role is None:
+        # A public operation: its requests differ by what was drawn, not by the key (a draw
+        # here would make as many examples of `GET /healthz` as the budget allows).
+        return st.just(case)
+
+    def called(choice: int, pick: int) -> GenericCase[Any]:
+        headers = case.headers.copy()
+        headers["Authorization"] = authorization(choice, pick, role, keys) or ""
+        case.headers = headers
+        return case
+
+    return st.builds(called, st.integers(0, 15), st.integers(0, 1 << 16))

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from schemathesis import Case as GenericCase
 from schemathesis import CheckContext, HookContext, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
 from api.app import create_app
@@ -47,14 +48,15 @@ from tests.fuzz.inputs import (
     ADDRESSES,
     TARGETS,
     Keys,
-    authorization,
+    drawn_authorization,
     ndjson,
     role_for,
     submissions,
+    with_caller,
     with_known,
 )
 from tests.fuzz.tally import TALLY
-from tests.support import ServerProcess, free_port, wait_for_http
+from tests.support import running_service
 
 DEFAULT_EXAMPLES = 500
 EXAMPLES = int(os.environ.get("EINVOICE_FUZZ_EXAMPLES", str(DEFAULT_EXAMPLES)))
@@ -93,19 +95,15 @@ class FuzzService:
 def fuzz_service(
     session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FuzzService]:
-    port = free_port()
-    env = dict(
-        session_env,
-        EINVOICE_HTTP_PORT=str(port),
-        # Loopback is a proxy: each request names its own caller in X-Forwarded-For.
-        EINVOICE_TRUSTED_PROXIES="127.0.0.0/8,::1/128",
-        # Batches the fuzz gets accepted may pile up in the queue: no 429 for a backlog.
-        EINVOICE_BATCH_BACKLOG_LIMIT="1000000",
-    )
     log_path = tmp_path_factory.mktemp("fuzz") / "service.log"
-    with ServerProcess(["serve"], env, log_path) as process:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
+    with running_service(
+        session_env,
+        log_path,
+        # Loopback is a proxy: each request names its own caller in X-Forwarded-For.
+        TRUSTED_PROXIES="127.0.0.0/8,::1/128",
+        # Batches the fuzz gets accepted may pile up in the queue: no 429 for a backlog.
+        BATCH_BACKLOG_LIMIT="1000000",
+    ) as url:
         yield FuzzService(url, log_path)
 
 
@@ -145,7 +143,7 @@ async def keys(settings: Settings, fuzz_service: FuzzService) -> AsyncIterator[K
         target = await admin.add_client(registry, "officer", None)
     finally:
         await pool.close()
-    TARGETS.seller, TARGETS.invoice = seller, invoice
+    TARGETS.seller, TARGETS.invoice, TARGETS.keys = seller, invoice, keys
     TARGETS.known.update(
         tax_code=seller.tax_code,
         seller_tax_code=seller.tax_code,
@@ -186,6 +184,11 @@ def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:
 @schema.hook
 def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
     return submissions(body)
+
+
+@schema.hook
+def flatmap_case(context: HookContext, case: Case) -> st.SearchStrategy[Case]:
+    return with_caller(case)
 
 
 def error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -239,10 +242,17 @@ def test_no_operation_answers_a_server_error(
     case: Case, keys: Keys, fuzz_service: FuzzService
 ) -> None:
     headers = {"X-Forwarded-For": next(ADDRESSES)}
-    drawn = repr((case.path_parameters, case.query, case.body, case.media_type))
-    key = authorization(drawn, role_for(case.operation.method.upper(), case.operation.path), keys)
-    if key is not None:
-        headers["Authorization"] = key
+    drawn_key = case.headers.get("Authorization")  # drawn by `with_caller`; "": none
+    if drawn_key is None:  # the coverage phase, or a public operation
+        # What was drawn, as text that is the same in every run (NotSet's repr has its address).
+        body = None if isinstance(case.body, NotSet) else case.body
+        drawn = repr((case.path_parameters, case.query, body, case.media_type))
+        role = role_for(case.operation.method.upper(), case.operation.path)
+        key = drawn_authorization(drawn, role, keys)
+        if key is not None:
+            headers["Authorization"] = key
+    elif not drawn_key:
+        del case.headers["Authorization"]
     log_offset = fuzz_service.log_path.stat().st_size
 
     response = case.call(base_url=fuzz_service.url, headers=headers, timeout=30)
