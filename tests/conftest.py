@@ -21,7 +21,7 @@ from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.postgres.pool import connect as connect_postgres
 from storage.schema_versions import migrate_all
-from tests.support import ServerProcess, free_port, wait_for_http
+from tests.support import running_service
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -129,12 +129,7 @@ def service_url(
     session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A real `einvoice serve` process on a free port, configured for this test session."""
-    port = free_port()
-    env = dict(session_env, EINVOICE_HTTP_PORT=str(port))
-    log_path = tmp_path_factory.mktemp("service") / "service.log"
-    with ServerProcess(["serve"], env, log_path) as process:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
+    with running_service(session_env, tmp_path_factory.mktemp("service") / "service.log") as url:
         yield url
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -77,3 +78,17 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
+
+
+@contextlib.contextmanager
+def running_service(env: dict[str, str], log_path: Path, **settings: str) -> Iterator[str]:
+    """A real `einvoice serve` on a free port with `env` and these EINVOICE_* `settings` (keyword
+    names without the prefix, e.g. TRUSTED_PROXIES="..."); its base URL once /healthz answers."""
+    port = free_port()
+    extra = {f"EINVOICE_{name}": value for name, value in settings.items()}
+    with ServerProcess(
+        ["serve"], dict(env, EINVOICE_HTTP_PORT=str(port), **extra), log_path
+    ) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
+        yield url

@@ -26,7 +26,7 @@ from einvoice.errors import RateLimited, Unauthenticated
 from einvoice.registry.api_keys import NewApiKey, new_api_key
 from einvoice.registry.cache import Client
 from tests.api.test_admin import _issue
-from tests.support import ServerProcess, free_port, wait_for_http
+from tests.support import running_service
 
 FAILURES = LIMITS["public"]["authenticate"]
 
@@ -132,16 +132,8 @@ def proxied_url(
     session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A service that believes X-Forwarded-For from loopback (a proxy on the same host)."""
-    port = free_port()
-    env = dict(
-        session_env,
-        EINVOICE_HTTP_PORT=str(port),
-        EINVOICE_TRUSTED_PROXIES="127.0.0.0/8,::1/128",
-    )
     log_path = tmp_path_factory.mktemp("proxied") / "service.log"
-    with ServerProcess(["serve"], env, log_path) as process:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
+    with running_service(session_env, log_path, TRUSTED_PROXIES="127.0.0.0/8,::1/128") as url:
         yield url
 
 

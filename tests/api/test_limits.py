@@ -27,7 +27,7 @@ from api.limits import (
     limit_table,
 )
 from einvoice.config import Settings
-from tests.support import ServerProcess, free_port, wait_for_http
+from tests.support import running_service
 
 INVOICE_LIMIT = 2 * 1024 * 1024
 
@@ -285,17 +285,12 @@ async def test_a_lookup_with_a_body_gets_413(http: httpx.AsyncClient) -> None:
 def strict_service(
     session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = dict(
-        session_env,
-        EINVOICE_HTTP_PORT=str(port),
-        EINVOICE_HTTP_HEADER_READ_TIMEOUT_S="1",
-        EINVOICE_BODY_READ_TIMEOUT_S="1",
-    )
     log_path: Path = tmp_path_factory.mktemp("strict-service") / "service.log"
-    with ServerProcess(["serve"], env, log_path) as process:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process.process, log_path, timeout_s=60)
-        yield "127.0.0.1", port
+    with running_service(
+        session_env, log_path, HTTP_HEADER_READ_TIMEOUT_S="1", BODY_READ_TIMEOUT_S="1"
+    ) as url:
+        host, _, port = url.removeprefix("http://").partition(":")
+        yield host, int(port)
 
 
 def _exchange(address: tuple[str, int], request: bytes) -> bytes:
