@@ -4,6 +4,8 @@ scripts/stack up|down [COMPONENT...]   start / stop the local Cassandra, Postgre
 scripts/stack status                   what runs where, and whether it is ours
 scripts/stack nodetool ARGS            Cassandra's nodetool against the local node
 scripts/stack demo seed                demo sellers, keys and API keys in demo/
+scripts/stack drill faults             kill every server under load; prove nothing acknowledged
+                                       was lost or given two codes (docs/reliability.md)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from devstack.process import StackError
 from devstack.settings import CHECKOUT_ROOT, StackSettings, get_stack_settings
 from einvoice.config import Settings, get_settings
 
@@ -70,6 +73,28 @@ def _parser() -> argparse.ArgumentParser:
         help="only when the folder holds no demo registered in this database (start-up use)",
     )
     seed.set_defaults(handler=_demo_seed)
+
+    drill = commands.add_parser("drill", help="fault drills against the local stack")
+    drills = drill.add_subparsers(required=True, metavar="DRILL")
+    faults = drills.add_parser(
+        "faults",
+        help="SIGKILL the API, the worker, Redis and Cassandra, SIGSTOP PostgreSQL, under load",
+    )
+    faults.add_argument("--rounds", type=int, default=5, help="times each process is killed")
+    faults.add_argument("--gap", type=float, default=10.0, help="seconds of quiet between faults")
+    faults.add_argument(
+        "--postgres-stop", type=float, default=60.0, help="seconds PostgreSQL is frozen (0: not)"
+    )
+    faults.add_argument("--rate", type=float, default=20.0, help="real-time invoices a second")
+    faults.add_argument("--batch-every", type=float, default=2.0, help="seconds between batches")
+    faults.add_argument("--batch-lines", type=int, default=100, help="invoices a batch")
+    faults.add_argument(
+        "--only",
+        default=",".join(("api", "worker", "redis", "cassandra")),
+        help="comma-separated processes to kill (default: all four)",
+    )
+    faults.add_argument("--keep", action="store_true", help="keep its keyspace and database")
+    faults.set_defaults(handler=_drill_faults)
     return parser
 
 
@@ -122,3 +147,42 @@ def _demo_seed(args: argparse.Namespace, settings: Settings, _: StackSettings) -
         return 1
     print(message)
     return 0
+
+
+def _drill_faults(args: argparse.Namespace, settings: Settings, stack: StackSettings) -> int:
+    from devstack.drill.faults import Faults
+    from devstack.drill.load import LoadShape
+    from devstack.drill.run import DrillOptions, run_faults_drill
+
+    chosen = tuple(name for name in args.only.split(",") if name)
+    unknown = sorted(set(chosen) - set(Faults.NAMES))
+    if unknown:
+        choices = ", ".join(Faults.NAMES)
+        print(f"scripts/stack drill faults: --only takes {choices}", file=sys.stderr)
+        return 2
+    options = DrillOptions(
+        rounds=args.rounds,
+        gap_s=args.gap,
+        postgres_stop_s=args.postgres_stop,
+        shape=LoadShape(
+            realtime_per_s=args.rate, batch_every_s=args.batch_every, batch_lines=args.batch_lines
+        ),
+        keep=args.keep,
+        faults=chosen,
+    )
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    try:
+        report = run_faults_drill(settings, stack, options, say)
+    except StackError as error:
+        print(f"scripts/stack drill faults: {error}", file=sys.stderr)
+        return 1
+    for kind, examples in report.examples.items():
+        for example in examples:
+            print(f"{kind}: {example}")
+    for what, count in sorted(report.unexpected.items()):
+        print(f"unexpected: {what} x{count}")
+    print(report.last_line())
+    return 0 if report.passed else 1

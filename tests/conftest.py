@@ -3,9 +3,7 @@ each test session in its own Cassandra keyspace and PostgreSQL database, dropped
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -13,14 +11,12 @@ import httpx
 import pytest
 
 import devstack
+from devstack.scratch import scratch_deployment
 from einvoice.authority_keys import generate_key_file
 from einvoice.config import Settings, get_settings
-from ingest.queue import BatchQueue
-from lookup.redis_client import create_redis
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.postgres.pool import connect as connect_postgres
-from storage.schema_versions import migrate_all
 from tests.support import running_service
 
 
@@ -44,54 +40,8 @@ def stack_up(base_settings: Settings) -> None:
 def settings(base_settings: Settings, stack_up: None) -> Iterator[Settings]:
     """Settings of this test session: its own keyspace and database, migrated, dropped after
     (with the session's batch queue keys in Redis)."""
-    suffix = uuid.uuid4().hex[:10]
-    session_settings = base_settings.model_copy(
-        update={
-            "cassandra_keyspace": f"test_{suffix}",
-            "postgres_database": f"einvoice_test_{suffix}",
-        }
-    )
-    asyncio.run(_create_database(base_settings, session_settings.postgres_database))
-    try:
-        migrate_all(session_settings)
+    with scratch_deployment(base_settings, "test") as session_settings:
         yield session_settings
-    finally:
-        _drop_keyspace(session_settings, session_settings.cassandra_keyspace)
-        asyncio.run(_drop_database(base_settings, session_settings.postgres_database))
-        asyncio.run(_delete_queue_keys(session_settings))
-
-
-async def _create_database(settings: Settings, name: str) -> None:
-    connection = await connect_postgres(settings)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _delete_queue_keys(settings: Settings) -> None:
-    """The session's batch queue in the shared Redis (its keys are named from the keyspace)."""
-    client = create_redis(settings)
-    try:
-        await BatchQueue(client, settings.cassandra_keyspace).delete_keys()
-    finally:
-        await client.aclose()
-
-
-async def _drop_database(settings: Settings, name: str) -> None:
-    connection = await connect_postgres(settings)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
-def _drop_keyspace(settings: Settings, keyspace: str) -> None:
-    client = connect_cassandra(settings)
-    try:
-        client.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="session")

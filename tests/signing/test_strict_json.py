@@ -118,9 +118,6 @@ def test_the_scan_finds_the_references_first_repeated_name(tree: Any, rng: rando
 
 
 @settings(max_examples=600, deadline=None)
-# A fresh-clone CI run once saw Hypothesis warn that the global random module moved during
-# generation in this test (warnings are errors here); not reproduced yet, tracked in #14's note.
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @given(_TREES, st.randoms(use_true_random=False), st.data())
 def test_broken_text_never_crashes_and_what_orjson_reads_agrees(
     tree: Any, rng: random.Random, data: st.DataObject

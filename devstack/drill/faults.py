@@ -1,0 +1,170 @@
+"""The faults a drill injects: the service's own processes and the stack's servers, killed hard.
+
+- `api` and `worker`: SIGKILL to the process group of the drill's `einvoice serve` / `einvoice
+  worker` (granian's worker processes die with it), then the same command started again.
+- `redis` and `cassandra`: SIGKILL to the stack's server, then `up` starts it again from its
+  files (Redis replays its append-only file, Cassandra its commit log) and waits until it answers.
+- `postgres`: SIGSTOP to the postmaster and every backend for a while, then SIGCONT: a server
+  that hangs without closing a single connection, the worst case for timeouts.
+Only servers the stack started are touched (`scripts/stack status` says "ours").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from devstack.cassandra import CassandraNode
+from devstack.postgres import PostgresServer
+from devstack.process import StackError
+from devstack.redis import RedisServer
+from devstack.server import LocalServer
+from devstack.settings import StackSettings
+from einvoice.config import Settings
+
+
+class ServiceProcess:
+    """An `einvoice serve` or `einvoice worker` of the drill, in its own process group."""
+
+    def __init__(self, command: str, env: dict[str, str], log_path: Path) -> None:
+        self.command = command
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "einvoice.cli", self.command],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM (a clean stop), SIGKILL after 20 s; whatever is left of the group goes too."""
+        if self.process is not None and self.process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        self.kill()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+
+async def wait_for_health(url: str, process: ServiceProcess, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process.process is not None and process.process.poll() is not None:
+                raise StackError(f"{process.command} exited; see {process.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise StackError(f"{url}/healthz did not answer within {timeout_s:.0f} s")
+
+
+class Faults:
+    """One method per fault; each returns once the fault is over and the victim is back."""
+
+    NAMES = ("api", "worker", "redis", "cassandra")
+
+    def __init__(
+        self,
+        settings: Settings,
+        stack: StackSettings,
+        api: ServiceProcess,
+        api_url: str,
+        worker: ServiceProcess,
+    ) -> None:
+        self.settings = settings
+        self.stack = stack
+        self.api = api
+        self.api_url = api_url
+        self.worker = worker
+
+    def check_ours(self) -> None:
+        """Refuse before the drill starts when a server it must kill is not the stack's own."""
+        for server in self._servers():
+            if server.process.running_pid() is None:
+                raise StackError(
+                    f"{server.name} at {server.address} was not started by this stack, so the "
+                    "drill may not kill it; stop it and run `scripts/stack up`"
+                )
+
+    def _servers(self) -> list[LocalServer]:
+        return [
+            RedisServer(self.settings, self.stack),
+            CassandraNode(self.settings, self.stack),
+            PostgresServer(self.settings, self.stack),
+        ]
+
+    async def inject(self, name: str) -> None:
+        if name == "api":
+            self.api.kill()
+            self.api.start()
+            await wait_for_health(self.api_url, self.api)
+        elif name == "worker":
+            self.worker.kill()
+            self.worker.start()
+        elif name == "redis":
+            await asyncio.to_thread(_kill_and_restart, RedisServer(self.settings, self.stack))
+        elif name == "cassandra":
+            await asyncio.to_thread(_kill_and_restart, CassandraNode(self.settings, self.stack))
+        else:
+            raise ValueError(f"unknown fault {name!r}")
+
+    async def freeze_postgres(self, seconds: float) -> None:
+        server = PostgresServer(self.settings, self.stack)
+        postmaster = server.process.running_pid()
+        if postmaster is None:
+            raise StackError("postgres: not running as the stack's own server")
+        # The postmaster first, so it forks no new backend while the others are being stopped.
+        frozen = [postmaster, *_children(postmaster)]
+        try:
+            for pid in frozen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            await asyncio.sleep(seconds)
+        finally:
+            for pid in reversed(frozen):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+
+def _kill_and_restart(server: LocalServer) -> None:
+    """SIGKILL the server (no shutdown of any kind), then start it again and wait until ready."""
+    if not server.process.stop(stop_signal=signal.SIGKILL, grace_s=10):
+        raise StackError(f"{server.name}: not running as the stack's own server")
+    server.up()
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == parent:
+                found.append(int(entry.name))
+    return found
