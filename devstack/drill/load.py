@@ -51,6 +51,7 @@ class LoadShape:
     batch_every_s: float = 2.0
     batch_lines: int = 100
     max_in_flight: int = 2000
+    connections: int = 32
 
 
 @dataclass
@@ -87,6 +88,10 @@ class Load:
         self._numbers = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._give_up_at = float("inf")
+        # At most this many requests at a time: httpx's pool looks at every waiting request
+        # whenever a connection frees up, so a thousand retrying submissions queued in the pool
+        # (after a long outage) take the whole core. Waiting here costs nothing.
+        self._sending = asyncio.Semaphore(shape.connections)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start submissions on schedule until `stop` is set; in-flight ones keep retrying."""
@@ -170,9 +175,10 @@ class Load:
         while True:
             wait = backoff
             try:
-                response = await self.client.post(
-                    path, content=body, headers=headers, timeout=_REQUEST_TIMEOUT_S
-                )
+                async with self._sending:
+                    response = await self.client.post(
+                        path, content=body, headers=headers, timeout=_REQUEST_TIMEOUT_S
+                    )
             except httpx.TransportError as error:
                 self.stats.answers[type(error).__name__] += 1
             else:

@@ -124,7 +124,8 @@ async def _drill(
 
     with _running(api, worker):
         await wait_for_health(url, api)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        connections = options.shape.connections
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         async with httpx.AsyncClient(base_url=url, limits=limits) as client:
             load = Load(client, seller, ledger, options.shape)
             stop = asyncio.Event()
