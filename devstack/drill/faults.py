@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -134,21 +135,27 @@ class Faults:
             raise ValueError(f"unknown fault {name!r}")
 
     async def freeze_postgres(self, seconds: float) -> None:
-        server = PostgresServer(self.settings, self.stack)
-        postmaster = server.process.running_pid()
-        if postmaster is None:
-            raise StackError("postgres: not running as the stack's own server")
-        # The postmaster first, so it forks no new backend while the others are being stopped.
-        frozen = [postmaster, *_children(postmaster)]
-        try:
-            for pid in frozen:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGSTOP)
+        with frozen(PostgresServer(self.settings, self.stack)):
             await asyncio.sleep(seconds)
-        finally:
-            for pid in reversed(frozen):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def frozen(server: LocalServer) -> Iterator[None]:
+    """The stack's server and every process it forked stopped (SIGSTOP) inside the block: its
+    connections stay open and silent. The parent first, so it forks nothing new meanwhile."""
+    parent = server.process.running_pid()
+    if parent is None:
+        raise StackError(f"{server.name}: not running as the stack's own server")
+    stopped = [parent, *_children(parent)]
+    try:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def _kill_and_restart(server: LocalServer) -> None:
