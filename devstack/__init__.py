@@ -20,22 +20,68 @@ from einvoice.config import Settings
 # Start order: Cassandra first, since it takes longest to come up and the others start meanwhile.
 COMPONENTS = ("cassandra", "postgres", "redis")
 
-__all__ = ["COMPONENTS", "StackError", "StackSettings", "down", "servers", "status", "up"]
+__all__ = [
+    "COMPONENTS",
+    "StackError",
+    "StackSettings",
+    "cassandra_nodes",
+    "down",
+    "servers",
+    "status",
+    "up",
+]
 
 # Every function takes the product's settings (where the servers are) and, optionally, the stack's
 # own (where it keeps them; from the environment when not given).
 
 
 def servers(
-    settings: Settings, names: list[str] | None = None, stack: StackSettings | None = None
+    settings: Settings,
+    names: list[str] | None = None,
+    stack: StackSettings | None = None,
+    *,
+    recorded: bool = False,
 ) -> list[LocalServer]:
-    chosen = names or list(COMPONENTS)
-    unknown = sorted(set(chosen) - set(COMPONENTS))
-    if unknown:
-        raise StackError(f"unknown component(s) {unknown}; choose from {list(COMPONENTS)}")
+    """The servers named (all by default). `cassandra` is the single node, or every node of the
+    local cluster when EINVOICE_CASSANDRA_NODES > 1; `cassandra-<n>` is one cluster node. With
+    `recorded`, cluster nodes that have a pid file are included whatever the settings say, so
+    `down` and `status` find a cluster started with `--cassandra-nodes` without the variable."""
     stack = stack or get_stack_settings()
-    factories = {"cassandra": CassandraNode, "postgres": PostgresServer, "redis": RedisServer}
-    return [factories[name](settings, stack) for name in COMPONENTS if name in chosen]
+    chosen = names or list(COMPONENTS)
+    nodes = cassandra_nodes(settings, stack, recorded=recorded)
+    node_names = {node.name for node in nodes}
+    unknown = sorted(set(chosen) - set(COMPONENTS) - node_names)
+    if unknown:
+        raise StackError(
+            f"unknown component(s) {unknown}; choose from {[*COMPONENTS, *sorted(node_names)]}"
+        )
+    found: list[LocalServer] = []
+    for name in COMPONENTS:
+        if name == "cassandra":
+            found.extend(node for node in nodes if "cassandra" in chosen or node.name in chosen)
+        elif name in chosen:
+            found.append(
+                PostgresServer(settings, stack)
+                if name == "postgres"
+                else RedisServer(settings, stack)
+            )
+    return found
+
+
+def cassandra_nodes(
+    settings: Settings, stack: StackSettings, *, recorded: bool = False
+) -> list[CassandraNode]:
+    """The stack's Cassandra nodes: the single one, or the cluster's (see `servers`)."""
+    indexes = set(range(1, stack.cassandra_nodes + 1)) if stack.cassandra_nodes > 1 else set()
+    if recorded:
+        for pid_file in (stack.stack_dir / "run").glob("cassandra-*.json"):
+            suffix = pid_file.stem.removeprefix("cassandra-")
+            if suffix.isdigit():
+                indexes.add(int(suffix))
+    nodes = [CassandraNode(settings, stack, index) for index in sorted(indexes)]
+    if stack.cassandra_nodes == 1:
+        nodes.insert(0, CassandraNode(settings, stack))
+    return nodes
 
 
 def up(
@@ -57,8 +103,11 @@ def down(
     settings: Settings, names: list[str] | None = None, stack: StackSettings | None = None
 ) -> list[str]:
     """Stop the servers this stack started (never anyone else's); the names of those stopped."""
-    return [server.name for server in reversed(servers(settings, names, stack)) if server.down()]
+    stopping = servers(settings, names, stack, recorded=True)
+    return [server.name for server in reversed(stopping) if server.down()]
 
 
 def status(settings: Settings, stack: StackSettings | None = None) -> dict[str, str]:
-    return {server.name: server.describe() for server in servers(settings, None, stack)}
+    return {
+        server.name: server.describe() for server in servers(settings, None, stack, recorded=True)
+    }

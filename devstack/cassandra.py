@@ -78,20 +78,50 @@ _LOGBACK = """<configuration scan="false">
 """
 
 
+def cluster_address(index: int) -> str:
+    """The loopback address of node `index` (1, 2, 3...) of the local cluster: 127.0.0.2 onwards,
+    so a cluster and the single node on 127.0.0.1 never share an address."""
+    return f"127.0.0.{index + 1}"
+
+
+def cluster_hosts(nodes: int) -> str:
+    """EINVOICE_CASSANDRA_HOSTS for a local cluster of `nodes` nodes."""
+    return ",".join(cluster_address(index) for index in range(1, nodes + 1))
+
+
 class CassandraNode(LocalServer):
+    """The single local node (`index` None, at the product's first contact point), or node
+    `index` of a local cluster (EINVOICE_CASSANDRA_NODES > 1), at `cluster_address(index)`.
+
+    Cluster nodes share the assembled install and everything else; each has its own name
+    (`cassandra-<index>`), folder, pid file, log and JMX port (JMX listens on 127.0.0.1 only).
+    They start together on an empty cluster: node 1 is the seed, and no node streams data at its
+    first start (`auto_bootstrap: false`, safe only because a new cluster holds nothing).
+    """
+
     # SIGTERM (the default) runs Cassandra's shutdown hook: drain, flush memtables, close the log.
     name = "cassandra"
     readiness_interval_s = 1.0
 
-    def __init__(self, settings: Settings, stack: StackSettings) -> None:
-        host = settings.cassandra_contact_points[0]
+    def __init__(self, settings: Settings, stack: StackSettings, index: int | None = None) -> None:
+        self.index = index
+        if index is None:
+            host = settings.cassandra_contact_points[0]
+            self.jmx_port = JMX_PORT
+        else:
+            self.name = f"cassandra-{index}"
+            host = cluster_address(index)
+            self.jmx_port = JMX_PORT + index
         super().__init__(settings, stack, host, settings.cassandra_port)
-        self.home = stack.stack_dir / "cassandra"
+        self.home = stack.stack_dir / self.name
 
     def start(self) -> None:
-        for port, what in ((STORAGE_PORT, "storage"), (JMX_PORT, "JMX")):
+        for host, port, what in (
+            (self.host, STORAGE_PORT, "storage"),
+            ("127.0.0.1", self.jmx_port, "JMX"),
+        ):
             # A node that has just stopped may hold its ports for a moment longer.
-            if not wait_until(partial(_port_is_free, port), 10.0):
+            if not wait_until(partial(_port_is_free, host, port), 10.0):
                 raise self.port_taken_error(port, what)
         java = self._java()
         lib = self.ensure_assembled()
@@ -170,8 +200,21 @@ class CassandraNode(LocalServer):
         conf_dir = self.home / "conf"
         conf_dir.mkdir(parents=True, exist_ok=True)
         template = Template((_HERE / "templates" / "cassandra.yaml").read_text())
+        listen_address = self.host if self.host != "localhost" else "127.0.0.1"
+        if self.index is None:
+            snitch, seeds, cluster_options = "SimpleSnitch", f"{listen_address}:{STORAGE_PORT}", ""
+        else:
+            snitch = "GossipingPropertyFileSnitch"
+            seeds = f"{cluster_address(1)}:{STORAGE_PORT}"
+            cluster_options = "auto_bootstrap: false\n"
+            (conf_dir / "cassandra-rackdc.properties").write_text(
+                f"dc={self.settings.cassandra_local_dc}\nrack=rack{self.index}\n"
+            )
         yaml = template.substitute(
-            listen_address=self.host if self.host != "localhost" else "127.0.0.1",
+            snitch=snitch,
+            seeds=seeds,
+            cluster_options=cluster_options,
+            listen_address=listen_address,
             storage_port=STORAGE_PORT,
             native_port=self.port,
             data_dir=self.home,
@@ -202,7 +245,7 @@ class CassandraNode(LocalServer):
             "-h",
             "127.0.0.1",
             "-p",
-            str(JMX_PORT),
+            str(self.jmx_port),
             *arguments,
         ]
         return subprocess.run(argv, check=False).returncode
@@ -231,9 +274,10 @@ class CassandraNode(LocalServer):
             f"-Dcassandra.storagedir={self.home}",
             f"-Dcassandra.logdir={self.stack.stack_dir / 'logs'}",
             f"-Dlogback.configurationFile=file://{conf.parent / 'logback.xml'}",
-            f"-Dcassandra.jmx.local.port={JMX_PORT}",
+            f"-Dcassandra.jmx.local.port={self.jmx_port}",
             "-Dcassandra-foreground=yes",
-            # One node: nobody to gossip with, so do not wait for gossip to settle.
+            # One node has nobody to gossip with, and a new local cluster's nodes find each other
+            # in a second on loopback: do not wait for gossip to settle.
             "-Dcassandra.skip_wait_for_gossip_to_settle=0",
             "-cp",
             f"{conf.parent}:{lib}/*",
@@ -241,8 +285,8 @@ class CassandraNode(LocalServer):
         ]
 
 
-def _port_is_free(port: int) -> bool:
-    return not port_is_open("127.0.0.1", port)
+def _port_is_free(host: str, port: int) -> bool:
+    return not port_is_open(host, port)
 
 
 def _speaks_cql(host: str, port: int) -> bool:

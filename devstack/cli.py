@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from devstack.drill.ledger import Report
 from devstack.process import StackError
 from devstack.settings import CHECKOUT_ROOT, StackSettings, get_stack_settings
 from einvoice.config import Settings, get_settings
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(action, help=text)
         if action == "up":
             sub.add_argument(
+                "--cassandra-nodes",
+                type=int,
+                metavar="N",
+                help="a local Cassandra cluster of N nodes at 127.0.0.2 onwards instead of the "
+                "single node (EINVOICE_CASSANDRA_NODES); prints the settings that reach it",
+            )
+            sub.add_argument(
                 "--started-file",
                 metavar="FILE",
                 help="write the names of the servers this call started (for a later `down`)",
@@ -58,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=_stack, action=action)
     nodetool = commands.add_parser(
         "nodetool", help="Cassandra's nodetool against the local node (flush, tablestats, ...)"
+    )
+    nodetool.add_argument(
+        "--node",
+        type=int,
+        metavar="N",
+        help="node N of the local cluster (default: the single node)",
     )
     nodetool.add_argument("arguments", nargs=argparse.REMAINDER)
     nodetool.set_defaults(handler=_nodetool)
@@ -95,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--keep", action="store_true", help="keep its keyspace and database")
     faults.set_defaults(handler=_drill_faults)
+    node_loss = drills.add_parser(
+        "node-loss",
+        help="one node of the local cluster killed under load, then two; nothing acknowledged lost",
+    )
+    node_loss.add_argument("--seconds", type=float, default=300.0, help="length of the drill")
+    node_loss.add_argument("--rate", type=float, default=20.0, help="real-time invoices a second")
+    node_loss.add_argument("--batch-every", type=float, default=2.0, help="seconds between batches")
+    node_loss.add_argument("--batch-lines", type=int, default=100, help="invoices a batch")
+    node_loss.add_argument("--keep", action="store_true", help="keep its keyspace and database")
+    node_loss.set_defaults(handler=_drill_node_loss)
     return parser
 
 
@@ -103,11 +127,19 @@ def _stack(args: argparse.Namespace, settings: Settings, stack_settings: StackSe
 
     try:
         if args.action == "up":
+            if args.cassandra_nodes is not None:
+                if not 1 <= args.cassandra_nodes <= 5:
+                    raise devstack.StackError("--cassandra-nodes takes 1 to 5")
+                stack_settings = stack_settings.model_copy(
+                    update={"cassandra_nodes": args.cassandra_nodes}
+                )
             began = time.monotonic()
             started = devstack.up(settings, args.components, stack_settings)
             if args.started_file:
                 Path(args.started_file).write_text(" ".join(started))
             print(f"stack up in {time.monotonic() - began:.1f} s")
+            if stack_settings.cassandra_nodes > 1:
+                print(cluster_settings_hint(settings, stack_settings.cassandra_nodes))
         elif args.action == "down":
             stopped = devstack.down(settings, args.components, stack_settings)
             print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")
@@ -119,10 +151,23 @@ def _stack(args: argparse.Namespace, settings: Settings, stack_settings: StackSe
     return 0
 
 
+def cluster_settings_hint(settings: Settings, nodes: int) -> str:
+    from devstack.cassandra import cluster_hosts
+
+    replication = f"NetworkTopologyStrategy:{settings.cassandra_local_dc}={min(nodes, 3)}"
+    return (
+        "The service reaches this cluster with:\n"
+        f"  export EINVOICE_CASSANDRA_HOSTS={cluster_hosts(nodes)}\n"
+        f"  export EINVOICE_CASSANDRA_REPLICATION={replication}\n"
+        "(a keyspace made for one node keeps its replication: migrate a new keyspace, "
+        "EINVOICE_CASSANDRA_KEYSPACE)"
+    )
+
+
 def _nodetool(args: argparse.Namespace, settings: Settings, stack_settings: StackSettings) -> int:
     from devstack.cassandra import CassandraNode
 
-    return CassandraNode(settings, stack_settings).nodetool(args.arguments)
+    return CassandraNode(settings, stack_settings, args.node).nodetool(args.arguments)
 
 
 def _demo_seed(args: argparse.Namespace, settings: Settings, _: StackSettings) -> int:
@@ -171,14 +216,44 @@ def _drill_faults(args: argparse.Namespace, settings: Settings, stack: StackSett
         faults=chosen,
     )
 
-    def say(text: str) -> None:
-        print(text, flush=True)
-
     try:
-        report = run_faults_drill(settings, stack, options, say)
+        report = run_faults_drill(settings, stack, options, _say)
     except StackError as error:
         print(f"scripts/stack drill faults: {error}", file=sys.stderr)
         return 1
+    return _print_report(report)
+
+
+def _drill_node_loss(args: argparse.Namespace, settings: Settings, stack: StackSettings) -> int:
+    import devstack
+    from devstack.drill.load import LoadShape
+    from devstack.drill.node_loss import run_node_loss_drill
+    from devstack.drill.run import DrillOptions
+
+    nodes = [
+        node
+        for node in devstack.cassandra_nodes(settings, stack, recorded=True)
+        if node.index is not None
+    ]
+    options = DrillOptions(
+        shape=LoadShape(
+            realtime_per_s=args.rate, batch_every_s=args.batch_every, batch_lines=args.batch_lines
+        ),
+        keep=args.keep,
+    )
+    try:
+        report = run_node_loss_drill(settings, stack, nodes, args.seconds, options, _say)
+    except StackError as error:
+        print(f"scripts/stack drill node-loss: {error}", file=sys.stderr)
+        return 1
+    return _print_report(report)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _print_report(report: Report) -> int:
     for kind, examples in report.examples.items():
         for example in examples:
             print(f"{kind}: {example}")

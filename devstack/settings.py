@@ -31,6 +31,10 @@ class StackSettings(BaseSettings):
     cache_dir: Path = Path.home() / ".cache" / "einvoice"
     cassandra_version: str = "5.0.8"
     cassandra_heap: str = "1G"
+    # 1: one node at the product's first contact point (EINVOICE_CASSANDRA_HOSTS, 127.0.0.1). More:
+    # a local cluster of that many nodes at 127.0.0.2 onwards, which the product reaches with
+    # EINVOICE_CASSANDRA_HOSTS=127.0.0.2,... (`scripts/stack up --cassandra-nodes 3` prints it).
+    cassandra_nodes: int = Field(default=1, ge=1, le=5)
     # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
     # fsync every 10 s, faster. See devstack/templates/cassandra.yaml.
     cassandra_commitlog_sync: Literal["group", "periodic"] = "group"

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -103,21 +103,18 @@ class Faults:
         self.api_url = api_url
         self.worker = worker
 
-    def check_ours(self) -> None:
-        """Refuse before the drill starts when a server it must kill is not the stack's own."""
-        for server in self._servers():
+    @staticmethod
+    def check_ours_before(
+        settings: Settings, stack: StackSettings, nodes: Sequence[CassandraNode]
+    ) -> None:
+        """Refuse before a drill starts when a server it may kill is not the stack's own."""
+        for server in [RedisServer(settings, stack), *nodes, PostgresServer(settings, stack)]:
             if server.process.running_pid() is None:
                 raise StackError(
-                    f"{server.name} at {server.address} was not started by this stack, so the "
-                    "drill may not kill it; stop it and run `scripts/stack up`"
+                    f"{server.name} at {server.address} is not running as the stack's own "
+                    "server, so the drill may not kill it; run `scripts/stack up` (and stop "
+                    "anyone else's server there first)"
                 )
-
-    def _servers(self) -> list[LocalServer]:
-        return [
-            RedisServer(self.settings, self.stack),
-            CassandraNode(self.settings, self.stack),
-            PostgresServer(self.settings, self.stack),
-        ]
 
     async def inject(self, name: str) -> None:
         if name == "api":
@@ -133,6 +130,17 @@ class Faults:
             await asyncio.to_thread(_kill_and_restart, CassandraNode(self.settings, self.stack))
         else:
             raise ValueError(f"unknown fault {name!r}")
+
+    @staticmethod
+    async def kill(server: LocalServer) -> None:
+        """SIGKILL a server of the stack and wait until it is gone; it stays down."""
+        if not await asyncio.to_thread(server.process.stop, stop_signal=signal.SIGKILL, grace_s=10):
+            raise StackError(f"{server.name}: not running as the stack's own server")
+
+    @staticmethod
+    async def restart(server: LocalServer) -> None:
+        """Start a killed server again and wait until it answers."""
+        await asyncio.to_thread(server.up)
 
     async def freeze_postgres(self, seconds: float) -> None:
         with frozen(PostgresServer(self.settings, self.stack)):

@@ -88,6 +88,9 @@ class Load:
         self._numbers = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._give_up_at = float("inf")
+        # (when its last attempt was sent, when the answer came) of every acknowledgement, on the
+        # monotonic clock: a drill checks that none was given while it was impossible.
+        self.acknowledged_at: list[tuple[float, float]] = []
         # At most this many requests at a time: httpx's pool looks at every waiting request
         # whenever a connection frees up, so a thousand retrying submissions queued in the pool
         # (after a long outage) take the whole core. Waiting here costs nothing.
@@ -176,6 +179,7 @@ class Load:
             wait = backoff
             try:
                 async with self._sending:
+                    sent = time.monotonic()
                     response = await self.client.post(
                         path, content=body, headers=headers, timeout=_REQUEST_TIMEOUT_S
                     )
@@ -184,10 +188,14 @@ class Load:
             else:
                 self.stats.answers[f"{kind} {response.status_code}"] += 1
                 if response.status_code not in _RETRY_STATUSES:
+                    if response.status_code in (200, 201, 202):
+                        self.acknowledged_at.append((sent, time.monotonic()))
                     return response.status_code, _json(response)
                 if response.status_code == 500:
                     self.ledger.saw_unexpected(f"{kind} 500 {_error_code(_json(response))}")
                 retry_after = response.headers.get("retry-after", "")
+                if response.status_code == 503 and not retry_after:
+                    self.ledger.saw_unexpected(f"{kind} 503 without Retry-After")
                 if retry_after.isdigit():
                     wait = max(wait, float(retry_after))
             if time.monotonic() + wait > self._give_up_at:

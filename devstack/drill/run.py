@@ -24,7 +24,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ import orjson
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import devstack
+from devstack.cassandra import CassandraNode
 from devstack.demo import make_sellers, register
 from devstack.drill.faults import Faults, ServiceProcess, wait_for_health
 from devstack.drill.ledger import (
@@ -75,22 +76,53 @@ class DrillOptions:
     claim_idle_s: float = 5.0
 
 
+@dataclass
+class Drill:
+    """What a scenario works with: the drill's deployment, its processes and load, and a log."""
+
+    settings: Settings
+    stack: StackSettings
+    options: DrillOptions
+    faults: Faults
+    load: Load
+    ledger: Ledger
+    note: Callable[[str], None]
+
+
+Scenario = Callable[[Drill], Awaitable[None]]
+
+
 def run_faults_drill(
     settings: Settings, stack: StackSettings, options: DrillOptions, say: Callable[[str], None]
 ) -> Report:
+    """Each process killed `rounds` times, then PostgreSQL frozen (the module's docstring)."""
+    Faults.check_ours_before(settings, stack, [CassandraNode(settings, stack)])
+    return run_drill(settings, stack, options, _faults_scenario, say)
+
+
+def run_drill(
+    settings: Settings,
+    stack: StackSettings,
+    options: DrillOptions,
+    scenario: Scenario,
+    say: Callable[[str], None],
+) -> Report:
+    """Set up the drill's world on the stack, run `scenario` under load, and check the answers.
+    `settings` say where Cassandra is and how the drill's keyspace is replicated."""
     devstack.up(settings, None, stack)
     with scratch_deployment(settings, "drill", keep=options.keep) as drill:
         say(f"drill: keyspace {drill.cassandra_keyspace}, database {drill.postgres_database}")
         if options.keep:
             say("drill: the keyspace and database are kept (--keep)")
         with tempfile.TemporaryDirectory(prefix="einvoice-drill-") as folder:
-            return asyncio.run(_drill(drill, stack, options, Path(folder), say))
+            return asyncio.run(_drill(drill, stack, options, scenario, Path(folder), say))
 
 
 async def _drill(
     settings: Settings,
     stack: StackSettings,
     options: DrillOptions,
+    scenario: Scenario,
     folder: Path,
     say: Callable[[str], None],
 ) -> Report:
@@ -99,6 +131,8 @@ async def _drill(
     port = _free_port()
     env = dict(
         os.environ,
+        EINVOICE_CASSANDRA_HOSTS=settings.cassandra_hosts,
+        EINVOICE_CASSANDRA_REPLICATION=settings.cassandra_replication,
         EINVOICE_CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
         EINVOICE_POSTGRES_DATABASE=settings.postgres_database,
         EINVOICE_AUTHORITY_KEYS_DIR=str(folder / "authority-keys"),
@@ -115,7 +149,6 @@ async def _drill(
     worker = ServiceProcess("worker", env, logs / f"{settings.cassandra_keyspace}-worker.log")
     url = f"http://127.0.0.1:{port}"
     faults = Faults(settings, stack, api, url, worker)
-    faults.check_ours()
     ledger = Ledger()
     began = time.monotonic()
 
@@ -131,7 +164,7 @@ async def _drill(
             stop = asyncio.Event()
             running = asyncio.ensure_future(load.run(stop))
             try:
-                await _schedule(faults, options, note)
+                await scenario(Drill(settings, stack, options, faults, load, ledger, note))
             finally:
                 stop.set()
                 await running
@@ -145,7 +178,8 @@ async def _drill(
     return report
 
 
-async def _schedule(faults: Faults, options: DrillOptions, note: Callable[[str], None]) -> None:
+async def _faults_scenario(drill: Drill) -> None:
+    faults, options, note = drill.faults, drill.options, drill.note
     counts = dict.fromkeys(options.faults, 0)
     for round_number in range(1, options.rounds + 1):
         for name in options.faults:
