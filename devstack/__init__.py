@@ -79,7 +79,8 @@ def cassandra_nodes(
             if suffix.isdigit():
                 indexes.add(int(suffix))
     nodes = [CassandraNode(settings, stack, index) for index in sorted(indexes)]
-    if stack.cassandra_nodes == 1:
+    single_recorded = recorded and (stack.stack_dir / "run" / "cassandra.json").exists()
+    if stack.cassandra_nodes == 1 or single_recorded:
         nodes.insert(0, CassandraNode(settings, stack))
     return nodes
 

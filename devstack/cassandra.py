@@ -127,7 +127,7 @@ class CassandraNode(LocalServer):
         lib = self.ensure_assembled()
         conf = self._write_config()
         heap = self.stack.cassandra_heap
-        say(f"cassandra: starting (heap {heap}); log {self.process.log_file}")
+        say(f"{self.name}: starting (heap {heap}); log {self.process.log_file}")
         self.process.start(self._command(java, lib, conf), cwd=self.home)
 
     def check_existing(self) -> None:

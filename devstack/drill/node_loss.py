@@ -106,10 +106,10 @@ async def _lose_nodes(drill: Drill, nodes: list[CassandraNode], seconds: float) 
 
 
 async def _bring_back(drill: Drill, nodes: list[CassandraNode], keyspace: str) -> None:
-    for node in nodes:
-        started = time.monotonic()
-        await Faults.restart(node)
-        drill.note(f"{node.name} back after {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    await asyncio.gather(*(Faults.restart(node) for node in nodes))
+    names = " and ".join(node.name for node in nodes)
+    drill.note(f"{names} back after {time.monotonic() - started:.1f} s")
     for node in nodes:
         started = time.monotonic()
         status = await asyncio.to_thread(node.nodetool, ["repair", "-full", keyspace])

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from storage.cassandra.bridge import execute
 from storage.cassandra.client import CassandraClient
-from storage.cassandra.row_writer import Row, RowWriter
+from storage.cassandra.row_writer import MAX_BYTES, Row, RowWriter
 
 _INSERT = (
     "INSERT INTO batch_results (batch_id, line, status, code, authority_token, errors) "
@@ -47,7 +47,7 @@ async def test_concurrent_units_share_batches_and_are_all_stored(
     )
     assert sorted(row["line"] for row in rows.current_rows) == list(range(600))
     assert sent < 600 / 10  # groups, not one request a row
-    assert sent >= 600 * 600 / 40_000  # and none above the byte bound
+    assert sent >= 600 * 600 / MAX_BYTES  # and none above the byte bound
 
 
 async def test_rows_of_a_group_share_only_with_their_group(cassandra: CassandraClient) -> None:
