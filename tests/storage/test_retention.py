@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+import httpx
+
+from einvoice.config import Settings
 from einvoice.invoice.rules import CLOCK_SKEW, MAX_BACKDATE
 from einvoice.timezone import VIETNAM
+from storage.cassandra.client import CassandraClient
+from storage.cassandra.documents import code_bytes
 from storage.cassandra.invoices import RETENTION_YEARS, ttl_seconds
+from tests.api.test_invoices import make_seller
 
 
 def test_everything_accepted_keeps_most_of_its_ten_years() -> None:
@@ -25,3 +32,46 @@ def test_ttl_ends_the_day_after_the_tenth_anniversary_in_vietnam() -> None:
     expires = now + dt.timedelta(seconds=ttl_seconds(issued, now))
 
     assert expires == dt.datetime(2026 + RETENTION_YEARS, 12, 2, tzinfo=VIETNAM)
+
+
+async def test_an_invoice_issued_today_is_stored_for_ten_years(
+    settings: Settings, http: httpx.AsyncClient, cassandra: CassandraClient
+) -> None:
+    """Through the real service into the real Cassandra: the TTL read back from every row of an
+    invoice issued today ends at the end of its tenth anniversary, in Vietnam."""
+    seller = await make_seller(settings)
+    answer = await http.post(
+        "/v1/invoices", json=seller.submission(number=1), headers=seller.headers
+    )
+    assert answer.status_code == 201, answer.text
+    code = answer.json()["code"]
+    issued = dt.datetime.now(VIETNAM).date()
+    end_of_retention = dt.datetime(
+        issued.year + RETENTION_YEARS, issued.month, issued.day, tzinfo=VIETNAM
+    ) + dt.timedelta(days=1)
+
+    document = cassandra.session.execute(
+        "SELECT TTL(document) AS ttl FROM invoice_documents WHERE code = %s", (code_bytes(code),)
+    ).one()
+    month = issued.year * 100 + issued.month
+    index = cassandra.session.execute(
+        "SELECT TTL(template) AS ttl FROM invoices_by_seller_month "
+        "WHERE seller_tax_code = %s AND month = %s AND bucket = 0",
+        (seller.tax_code, month),
+    ).one()
+    now = dt.datetime.now(dt.UTC)
+    for row in (document, index):
+        expires = now + dt.timedelta(seconds=row["ttl"])
+        assert abs((expires - end_of_retention).total_seconds()) < 120, (expires, end_of_retention)
+    assert end_of_retention.year >= 2036
+
+
+def test_the_cluster_accepts_expiry_after_2038(cassandra: CassandraClient) -> None:
+    """An invoice issued after January 2028 expires after 19 January 2038, which Cassandra's
+    default compatibility mode refuses; the stack runs `storage_compatibility_mode: NONE`
+    (devstack/templates/cassandra.yaml), and a production cluster must too."""
+    twelve_years = 12 * 366 * 86_400
+    cassandra.session.execute(
+        "INSERT INTO batch_results (batch_id, line, status) VALUES (%s, 0, 'rejected') USING TTL %s",
+        (uuid.uuid1(), twelve_years),
+    )
