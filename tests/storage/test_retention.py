@@ -75,3 +75,31 @@ def test_the_cluster_accepts_expiry_after_2038(cassandra: CassandraClient) -> No
         "INSERT INTO batch_results (batch_id, line, status) VALUES (%s, 0, 'rejected') USING TTL %s",
         (uuid.uuid1(), twelve_years),
     )
+
+
+# Cassandra's guidance for TimeWindowCompactionStrategy: about 20-50 windows over the data's life.
+MAX_WINDOWS = 50
+
+
+def test_compaction_windows_over_ten_years_stay_within_guidance(
+    settings: Settings, cassandra: CassandraClient
+) -> None:
+    """Every time-windowed table, as the live schema has it: ten years (and the oldest issue date
+    accepted) make at most MAX_WINDOWS windows, so old SSTables are never compacted again."""
+    rows = cassandra.session.execute(
+        "SELECT table_name, compaction FROM system_schema.tables WHERE keyspace_name = %s",
+        (settings.cassandra_keyspace,),
+    )
+    unit_days = {"MINUTES": 1 / 1440, "HOURS": 1 / 24, "DAYS": 1}
+    life_days = RETENTION_YEARS * 365.25 + MAX_BACKDATE.days
+    windowed = {}
+    for row in rows:
+        compaction = row["compaction"]
+        if compaction["class"].endswith("TimeWindowCompactionStrategy"):
+            window_days = (
+                int(compaction["compaction_window_size"])
+                * unit_days[compaction["compaction_window_unit"]]
+            )
+            windowed[row["table_name"]] = life_days / window_days
+    assert {"invoice_documents", "invoices_by_seller_month"} <= set(windowed)
+    assert all(windows <= MAX_WINDOWS for windows in windowed.values()), windowed
