@@ -22,6 +22,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import devstack
 from devstack.cassandra import CassandraNode
 from devstack.drill.faults import Faults
 from devstack.drill.ledger import Report
@@ -57,9 +58,10 @@ def run_node_loss_drill(
         raise StackError(
             "the node-loss drill needs the local cluster: `scripts/stack up --cassandra-nodes 3`"
         )
-    Faults.check_ours_before(settings, stack, nodes)
     # The stack as it runs: these nodes, not the single one (which `up` would otherwise start).
     stack = stack.model_copy(update={"cassandra_nodes": len(nodes)})
+    devstack.up(settings, ["postgres", "redis"], stack)
+    Faults.check_ours_before(settings, stack, nodes)
 
     async def scenario(drill: Drill) -> None:
         await _lose_nodes(drill, nodes, seconds)

@@ -96,6 +96,7 @@ def run_faults_drill(
     settings: Settings, stack: StackSettings, options: DrillOptions, say: Callable[[str], None]
 ) -> Report:
     """Each process killed `rounds` times, then PostgreSQL frozen (the module's docstring)."""
+    devstack.up(settings, None, stack)
     Faults.check_ours_before(settings, stack, [CassandraNode(settings, stack)])
     return run_drill(settings, stack, options, _faults_scenario, say)
 
