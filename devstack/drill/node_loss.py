@@ -91,18 +91,14 @@ async def _lose_nodes(drill: Drill, nodes: list[CassandraNode], seconds: float) 
     back = time.monotonic()
     await asyncio.sleep(max(10.0, seconds - (back - began)))
 
-    during = [
-        1
-        for sent, answered in drill.load.acknowledged_at
-        if sent >= window_start and answered <= window_end
-    ]
-    after = [1 for sent, _ in drill.load.acknowledged_at if sent >= back]
+    acknowledged = drill.load.acknowledged_at
+    during = sum(1 for sent, done in acknowledged if sent >= window_start and done <= window_end)
+    after = sum(1 for sent, _ in acknowledged if sent >= back)
     note(
-        f"acknowledgements sent while two nodes were down: {len(during)}; "
-        f"after they came back: {len(after)}"
+        f"acknowledgements sent while two nodes were down: {during}; after they came back: {after}"
     )
     if during:
-        drill.ledger.unexpected["acknowledged with two of three nodes down"] += len(during)
+        drill.ledger.unexpected["acknowledged with two of three nodes down"] += during
     if not after:
         drill.ledger.unexpected["no acknowledgement after the nodes came back"] += 1
 
