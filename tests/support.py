@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -92,3 +94,33 @@ def running_service(env: dict[str, str], log_path: Path, **settings: str) -> Ite
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/healthz", process.process, log_path, timeout_s=60)
         yield url
+
+
+@dataclasses.dataclass(frozen=True)
+class DrillRun:
+    """A `scripts/stack drill ...` run: its output, exit status and last-line figures."""
+
+    output: str
+    returncode: int
+    acknowledged: int
+    found: int
+    lost: int
+    duplicated: int
+
+
+def run_drill(*arguments: str, timeout_s: float) -> DrillRun:
+    """`python -m devstack drill ARGUMENTS` from the checkout; fails the test when its last line
+    is not `acknowledged=N found=N lost=N duplicated=N`."""
+    drill = subprocess.run(
+        [sys.executable, "-m", "devstack", "drill", *arguments],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    output = drill.stdout + drill.stderr
+    last = drill.stdout.strip().splitlines()[-1] if drill.stdout.strip() else ""
+    figures = re.fullmatch(r"acknowledged=(\d+) found=(\d+) lost=(\d+) duplicated=(\d+)", last)
+    assert figures, output[-6000:]
+    acknowledged, found, lost, duplicated = map(int, figures.groups())
+    return DrillRun(output, drill.returncode, acknowledged, found, lost, duplicated)

@@ -8,15 +8,11 @@ the stack started them itself (the drill refuses to kill anyone else's).
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-
 import pytest
 
 import devstack as stack
-from devstack.settings import CHECKOUT_ROOT
 from einvoice.config import Settings
+from tests.support import run_drill
 
 pytestmark = pytest.mark.disruptive
 
@@ -24,33 +20,19 @@ pytestmark = pytest.mark.disruptive
 def test_short_fault_drill_loses_nothing(base_settings: Settings) -> None:
     if any(server.process.running_pid() is None for server in stack.servers(base_settings)):
         pytest.skip("a server is not run by the local stack; the drill never kills others'")
-    drill = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack",
-            "drill",
-            "faults",
-            "--rounds=1",
-            "--gap=3",
-            "--postgres-stop=15",
-            "--rate=10",
-            "--batch-lines=50",
-        ],
-        cwd=CHECKOUT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    drill = run_drill(
+        "faults",
+        "--rounds=1",
+        "--gap=3",
+        "--postgres-stop=15",
+        "--rate=10",
+        "--batch-lines=50",
+        timeout_s=900,
     )
-    output = drill.stdout + drill.stderr
-    last = drill.stdout.strip().splitlines()[-1] if drill.stdout.strip() else ""
-    found = re.fullmatch(r"acknowledged=(\d+) found=(\d+) lost=(\d+) duplicated=(\d+)", last)
-    assert found, output
-    acknowledged, stored, lost, duplicated = map(int, found.groups())
-    assert (lost, duplicated) == (0, 0), output
-    assert acknowledged == stored > 0, output
-    assert drill.returncode == 0, output
+    assert (drill.lost, drill.duplicated) == (0, 0), drill.output
+    assert drill.acknowledged == drill.found > 0, drill.output
+    assert drill.returncode == 0, drill.output
     # Every fault happened: the drill says so as it goes.
     for fault in ("api", "worker", "redis", "cassandra"):
-        assert f"round 1: {fault} killed" in output, output
-    assert "postgres resumed" in output, output
+        assert f"round 1: {fault} killed" in drill.output, drill.output
+    assert "postgres resumed" in drill.output, drill.output

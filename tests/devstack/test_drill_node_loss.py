@@ -8,16 +8,14 @@ and it stops the cluster afterwards unless the cluster was running before.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 import devstack
-from devstack.settings import CHECKOUT_ROOT, get_stack_settings
+from devstack.settings import get_stack_settings
 from einvoice.config import Settings
+from tests.support import run_drill
 
 pytestmark = pytest.mark.disruptive
 
@@ -34,28 +32,8 @@ def cluster(base_settings: Settings) -> Iterator[None]:
 
 
 def test_short_node_loss_drill_loses_nothing(cluster: None) -> None:
-    drill = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack",
-            "drill",
-            "node-loss",
-            "--seconds=60",
-            "--rate=10",
-            "--batch-lines=50",
-        ],
-        cwd=CHECKOUT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    output = drill.stdout + drill.stderr
-    last = drill.stdout.strip().splitlines()[-1] if drill.stdout.strip() else ""
-    found = re.fullmatch(r"acknowledged=(\d+) found=(\d+) lost=(\d+) duplicated=(\d+)", last)
-    assert found, output[-6000:]
-    acknowledged, stored, lost, duplicated = map(int, found.groups())
-    assert (lost, duplicated) == (0, 0), output[-6000:]
-    assert acknowledged == stored > 0, output[-6000:]
-    assert drill.returncode == 0, output[-6000:]
-    assert "acknowledgements sent while two nodes were down: 0;" in output, output[-6000:]
+    drill = run_drill("node-loss", "--seconds=60", "--rate=10", "--batch-lines=50", timeout_s=1200)
+    assert (drill.lost, drill.duplicated) == (0, 0), drill.output
+    assert drill.acknowledged == drill.found > 0, drill.output
+    assert drill.returncode == 0, drill.output
+    assert "acknowledgements sent while two nodes were down: 0;" in drill.output, drill.output
