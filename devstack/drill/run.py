@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import tempfile
 import time
 import uuid
@@ -46,6 +45,7 @@ from devstack.drill.ledger import (
     keys_to_read,
 )
 from devstack.drill.load import DrillSeller, Load, LoadShape
+from devstack.process import free_port
 from devstack.scratch import scratch_deployment
 from devstack.settings import StackSettings
 from einvoice.authority_keys import generate_key_file
@@ -129,7 +129,7 @@ async def _drill(
 ) -> Report:
     seller = await _seed_seller(settings, folder)
     generate_key_file(folder / "authority-keys", _AUTHORITY_KID)
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         EINVOICE_CASSANDRA_HOSTS=settings.cassandra_hosts,
@@ -290,10 +290,3 @@ def _first_code(errors: str | None) -> str | None:
         return str(orjson.loads(errors)[0]["code"])
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
