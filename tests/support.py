@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.process import free_port
+from devstack.process import free_port as free_port  # re-exported for the tests
 
 
 def wait_for_http(
