@@ -9,7 +9,7 @@ checkout (`python -m devstack`), is in neither the wheel nor the image, and may 
 
 from __future__ import annotations
 
-from devstack.cassandra import CassandraNode
+from devstack.cassandra import CassandraNode, cluster_indexes
 from devstack.postgres import PostgresServer
 from devstack.process import StackError
 from devstack.redis import RedisServer
@@ -72,7 +72,11 @@ def cassandra_nodes(
     settings: Settings, stack: StackSettings, *, recorded: bool = False
 ) -> list[CassandraNode]:
     """The stack's Cassandra nodes: the single one, or the cluster's (see `servers`)."""
-    indexes = set(range(1, stack.cassandra_nodes + 1)) if stack.cassandra_nodes > 1 else set()
+    indexes = (
+        set(cluster_indexes(stack.cassandra_nodes, stack.cassandra_datacentres))
+        if stack.cassandra_nodes > 1
+        else set()
+    )
     if recorded:
         for pid_file in (stack.stack_dir / "run").glob("cassandra-*.json"):
             suffix = pid_file.stem.removeprefix("cassandra-")

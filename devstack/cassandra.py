@@ -78,15 +78,35 @@ _LOGBACK = """<configuration scan="false">
 """
 
 
+# A cluster in two datacentres numbers its nodes from 21 (addresses 127.0.0.22 onwards), so it has
+# folders and data of its own: a node's datacentre is fixed at its first start, and the
+# one-datacentre cluster's nodes 1, 2, 3... keep theirs.
+TWO_DATACENTRES_FIRST_INDEX = 21
+
+
+def cluster_indexes(nodes: int, datacentres: int = 1) -> list[int]:
+    """The node numbers of a local cluster of `nodes` nodes in `datacentres` datacentres."""
+    first = 1 if datacentres == 1 else TWO_DATACENTRES_FIRST_INDEX
+    return list(range(first, first + nodes))
+
+
 def cluster_address(index: int) -> str:
     """The loopback address of node `index` (1, 2, 3...) of the local cluster: 127.0.0.2 onwards,
     so a cluster and the single node on 127.0.0.1 never share an address."""
     return f"127.0.0.{index + 1}"
 
 
-def cluster_hosts(nodes: int) -> str:
+def cluster_hosts(nodes: int, datacentres: int = 1) -> str:
     """EINVOICE_CASSANDRA_HOSTS for a local cluster of `nodes` nodes."""
-    return ",".join(cluster_address(index) for index in range(1, nodes + 1))
+    return ",".join(cluster_address(index) for index in cluster_indexes(nodes, datacentres))
+
+
+def node_datacentre(settings: Settings, index: int) -> str:
+    """The datacentre of cluster node `index`: the product's local one for a one-datacentre
+    cluster; `datacenter1` and `datacenter2` alternately (from node 21) for two."""
+    if index < TWO_DATACENTRES_FIRST_INDEX:
+        return settings.cassandra_local_dc
+    return f"datacenter{1 + (index - TWO_DATACENTRES_FIRST_INDEX) % 2}"
 
 
 class CassandraNode(LocalServer):
@@ -205,10 +225,12 @@ class CassandraNode(LocalServer):
             snitch, seeds, cluster_options = "SimpleSnitch", f"{listen_address}:{STORAGE_PORT}", ""
         else:
             snitch = "GossipingPropertyFileSnitch"
-            seeds = f"{cluster_address(1)}:{STORAGE_PORT}"
+            # The first node of each datacentre is a seed (one per datacentre, as recommended).
+            firsts = [1] if self.index < TWO_DATACENTRES_FIRST_INDEX else cluster_indexes(2, 2)
+            seeds = ",".join(f"{cluster_address(index)}:{STORAGE_PORT}" for index in firsts)
             cluster_options = "auto_bootstrap: false\n"
             (conf_dir / "cassandra-rackdc.properties").write_text(
-                f"dc={self.settings.cassandra_local_dc}\nrack=rack{self.index}\n"
+                f"dc={node_datacentre(self.settings, self.index)}\nrack=rack{self.index}\n"
             )
         yaml = template.substitute(
             snitch=snitch,

@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
                 "single node (EINVOICE_CASSANDRA_NODES); prints the settings that reach it",
             )
             sub.add_argument(
+                "--cassandra-datacentres",
+                type=int,
+                choices=(1, 2),
+                metavar="D",
+                help="with 2, the cluster's nodes alternate between datacenter1 and datacenter2 "
+                "(nodes 21 onwards at 127.0.0.22 onwards; EINVOICE_CASSANDRA_DATACENTRES)",
+            )
+            sub.add_argument(
                 "--started-file",
                 metavar="FILE",
                 help="write the names of the servers this call started (for a later `down`)",
@@ -133,13 +141,19 @@ def _stack(args: argparse.Namespace, settings: Settings, stack_settings: StackSe
                 stack_settings = stack_settings.model_copy(
                     update={"cassandra_nodes": args.cassandra_nodes}
                 )
+            if args.cassandra_datacentres is not None:
+                stack_settings = stack_settings.model_copy(
+                    update={"cassandra_datacentres": args.cassandra_datacentres}
+                )
+            if stack_settings.cassandra_datacentres > 1 and stack_settings.cassandra_nodes < 2:
+                raise devstack.StackError("two datacentres need --cassandra-nodes 2 or more")
             began = time.monotonic()
             started = devstack.up(settings, args.components, stack_settings)
             if args.started_file:
                 Path(args.started_file).write_text(" ".join(started))
             print(f"stack up in {time.monotonic() - began:.1f} s")
             if stack_settings.cassandra_nodes > 1:
-                print(cluster_settings_hint(settings, stack_settings.cassandra_nodes))
+                print(cluster_settings_hint(settings, stack_settings))
         elif args.action == "down":
             stopped = devstack.down(settings, args.components, stack_settings)
             print(f"stopped: {', '.join(stopped) or 'nothing of ours was running'}")
@@ -151,15 +165,29 @@ def _stack(args: argparse.Namespace, settings: Settings, stack_settings: StackSe
     return 0
 
 
-def cluster_settings_hint(settings: Settings, nodes: int) -> str:
+def cluster_settings_hint(settings: Settings, stack: StackSettings) -> str:
     from devstack.cassandra import cluster_hosts
 
-    replication = f"NetworkTopologyStrategy:{settings.cassandra_local_dc}={min(nodes, 3)}"
+    nodes, datacentres = stack.cassandra_nodes, stack.cassandra_datacentres
+    exports = [f"EINVOICE_CASSANDRA_HOSTS={cluster_hosts(nodes, datacentres)}"]
+    if datacentres == 1:
+        replicas = min(nodes, 3)
+        exports.append(
+            f"EINVOICE_CASSANDRA_REPLICATION=NetworkTopologyStrategy:"
+            f"{settings.cassandra_local_dc}={replicas}"
+        )
+    else:
+        replicas = min(nodes // 2, 3)
+        exports += [
+            f"EINVOICE_CASSANDRA_REPLICATION=NetworkTopologyStrategy:"
+            f"datacenter1={replicas},datacenter2={replicas}",
+            "EINVOICE_CASSANDRA_LOCAL_DC=datacenter1",
+            "EINVOICE_CASSANDRA_SELLER_HOMES=datacenter1=00-49,datacenter2=50-99",
+        ]
     return (
         "The service reaches this cluster with:\n"
-        f"  export EINVOICE_CASSANDRA_HOSTS={cluster_hosts(nodes)}\n"
-        f"  export EINVOICE_CASSANDRA_REPLICATION={replication}\n"
-        "(a keyspace made for one node keeps its replication: migrate a new keyspace, "
+        + "".join(f"  export {line}\n" for line in exports)
+        + "(a keyspace made for one node keeps its replication: migrate a new keyspace, "
         "EINVOICE_CASSANDRA_KEYSPACE)"
     )
 

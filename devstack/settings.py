@@ -35,6 +35,9 @@ class StackSettings(BaseSettings):
     # a local cluster of that many nodes at 127.0.0.2 onwards, which the product reaches with
     # EINVOICE_CASSANDRA_HOSTS=127.0.0.2,... (`scripts/stack up --cassandra-nodes 3` prints it).
     cassandra_nodes: int = Field(default=1, ge=1, le=5)
+    # 2: the cluster's nodes alternate between datacentres `datacenter1` and `datacenter2` (nodes
+    # 21 onwards at 127.0.0.22 onwards; docs/datacentres.md).
+    cassandra_datacentres: int = Field(default=1, ge=1, le=2)
     # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
     # fsync every 10 s, faster. See devstack/templates/cassandra.yaml.
     cassandra_commitlog_sync: Literal["group", "periodic"] = "group"

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from einvoice.datacentres import SellerHomes, claim_safety_problem, replication_datacentres
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Development placeholders: accepted only when EINVOICE_ENVIRONMENT=development.
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     cassandra_local_dc: str = "datacenter1"
     # `SimpleStrategy:1` locally; `NetworkTopologyStrategy:dc1=3,dc2=3` on a cluster.
     cassandra_replication: str = "SimpleStrategy:1"
+    # Where invoice numbers are decided when replicas span datacentres (einvoice/datacentres.py,
+    # docs/datacentres.md): `local_serial` with every seller homed in one datacentre by its
+    # tax-code prefix (`hanoi=00-49,hcmc=50-99`), or `serial` across all of them.
+    cassandra_claim_consistency: Literal["local_serial", "serial"] = "local_serial"
+    cassandra_seller_homes: str = ""
     cassandra_connect_timeout_s: float = Field(default=10.0, gt=0)
     cassandra_request_timeout_s: float = Field(default=5.0, gt=0)
 
@@ -125,12 +132,31 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("cassandra_seller_homes")
+    @classmethod
+    def _homes_are_well_formed(cls, value: str) -> str:
+        if value.strip():
+            SellerHomes.parse(value)
+        return value.strip()
+
     @field_validator("cassandra_keyspace", "postgres_database", "postgres_user")
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,47}", value):
             raise ValueError("must be a lower-case identifier: [a-z][a-z0-9_]{0,47}")
         return value
+
+    @model_validator(mode="after")
+    def _claims_stay_unique(self) -> Settings:
+        problem = claim_safety_problem(
+            replication_datacentres(self.cassandra_replication_map()),
+            self.cassandra_claim_consistency,
+            self.seller_homes(),
+            self.cassandra_local_dc,
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_development(self) -> Settings:
@@ -155,6 +181,12 @@ class Settings(BaseSettings):
     @property
     def cassandra_contact_points(self) -> list[str]:
         return [host.strip() for host in self.cassandra_hosts.split(",") if host.strip()]
+
+    def seller_homes(self) -> SellerHomes | None:
+        """The home datacentre of each seller, when sellers are homed."""
+        return (
+            SellerHomes.parse(self.cassandra_seller_homes) if self.cassandra_seller_homes else None
+        )
 
     def cassandra_replication_map(self) -> dict[str, str]:
         """The keyspace replication as CQL expects it, from `cassandra_replication`."""

@@ -33,7 +33,7 @@ from lookup.cache import CacheWriter
 from lookup.redis_client import create_redis
 from signing.authority import check_code_prefix
 from storage.cassandra.batches import BatchStore
-from storage.cassandra.client import CassandraClient
+from storage.cassandra.client import CassandraClient, check_claims_stay_unique
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
 from storage.cassandra.row_writer import RowWriter
@@ -90,13 +90,17 @@ async def open_runtime(
         stack.push_async_callback(cache.aclose)
         # Refuse to run against a schema older than this code, or newer and not compatible.
         await when_up("schema", lambda: ensure_current(cassandra, postgres))
+        # Refuse claim settings under which two datacentres could both accept one number.
+        await asyncio.to_thread(check_claims_stay_unique, cassandra, settings)
         await asyncio.to_thread(cassandra.session.set_keyspace, cassandra.keyspace)
         keyring = await asyncio.to_thread(
             load_keyring, settings.authority_keys_dir, settings.authority_active_kid
         )
         authority = Authority(keyring, check_code_prefix(settings.code_prefix))
         writer = RowWriter(cassandra.session)  # the process's one grouped writer
-        invoices = await asyncio.to_thread(InvoiceStore, cassandra.session, writer)
+        invoices = await asyncio.to_thread(
+            InvoiceStore, cassandra.session, writer, cassandra.claim_routing
+        )
         batches = await asyncio.to_thread(BatchStore, cassandra.session, writer)
         registry = Registry(postgres)
         registry_cache = RegistryCache(registry, stale_s=settings.registry_stale_s)

@@ -5,8 +5,9 @@ invoice number used, taken with Cassandra lightweight transactions, grouped by b
 one Paxos round can claim many numbers at once (a conditional batch): a batch's lines of one block
 in one round, and the real-time submissions of one process that wait for the same block at the
 same moment in one round. Paxos makes each round linearizable on any number of replicas
-(LOCAL_SERIAL); neither Redis nor a process's memory decides uniqueness (grouping only chooses
-which requests go together).
+(LOCAL_SERIAL, in the seller's home datacentre when there are several: einvoice/datacentres.py,
+storage/cassandra/client.py); neither Redis nor a process's memory decides uniqueness (grouping
+only chooses which requests go together).
 
 A conditional batch applies all its rows or none. When some number of the group is taken, Cassandra
 answers with the rows that exist (read in the same Paxos round): those numbers are decided (the
@@ -31,6 +32,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from prometheus_client import Counter, Histogram
 
 from storage.cassandra.bridge import execute
+from storage.cassandra.client import ClaimRouting
 from storage.cassandra.documents import code_bytes, code_text
 
 BLOCK_SIZE = 1000
@@ -104,8 +106,10 @@ class ClaimOutcome:
 
 
 class ClaimStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, routing: ClaimRouting | None = None) -> None:
         self.session = session
+        # Where each seller's rounds run (one datacentre's coordinators when sellers are homed).
+        self.routing = routing or ClaimRouting()
         self._insert: PreparedStatement = session.prepare(_INSERT)
         self._select: PreparedStatement = session.prepare(_SELECT)
         # Real-time grouping: requests waiting per block, and blocks with a round in flight.
@@ -165,7 +169,10 @@ class ClaimStore:
     ) -> Claim | None:
         block = number // BLOCK_SIZE
         result = await execute(
-            self.session, self._select, (seller_tax_code, template, symbol, block, number)
+            self.session,
+            self._select,
+            (seller_tax_code, template, symbol, block, number),
+            execution_profile=self.routing.profile_for(seller_tax_code),
         )
         return _claim_from(result.current_rows[0]) if result.current_rows else None
 
@@ -206,7 +213,8 @@ class ClaimStore:
             statement = BatchStatement(BatchType.LOGGED)  # with conditions: a conditional batch
             for request in requests:
                 statement.add(self._insert, _values(request))
-        result = await execute(self.session, statement)
+        profile = self.routing.profile_for(requests[0].seller_tax_code)  # one block: one seller
+        result = await execute(self.session, statement, execution_profile=profile)
         if result.was_applied:
             CLAIM_ROUNDS.labels("applied").inc()
             return None

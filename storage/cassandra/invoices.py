@@ -35,6 +35,7 @@ from einvoice.timezone import VIETNAM
 from storage.cassandra import documents
 from storage.cassandra.bridge import execute
 from storage.cassandra.claims import Claim, ClaimOutcome, ClaimRequest, ClaimStore
+from storage.cassandra.client import ClaimRouting
 from storage.cassandra.row_writer import Row, RowWriter
 
 RETENTION_YEARS = 10
@@ -137,10 +138,12 @@ def write_timestamp(moment: dt.datetime) -> int:
 
 
 class InvoiceStore:
-    def __init__(self, session: Session, writer: RowWriter) -> None:
+    def __init__(
+        self, session: Session, writer: RowWriter, claim_routing: ClaimRouting | None = None
+    ) -> None:
         self.session = session
         self.writer = writer
-        self.claims = ClaimStore(session)
+        self.claims = ClaimStore(session, claim_routing)
         self._document: PreparedStatement = session.prepare(_DOCUMENT)
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
         self._document_select: PreparedStatement = session.prepare(_DOCUMENT_SELECT)

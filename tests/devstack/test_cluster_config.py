@@ -86,12 +86,34 @@ def test_each_cluster_node_is_configured_for_the_cluster(
 
 
 def test_the_hint_names_the_settings_that_reach_the_cluster(base_settings: Settings) -> None:
-    hint = cluster_settings_hint(base_settings, 3)
+    hint = cluster_settings_hint(base_settings, StackSettings(cassandra_nodes=3))
     assert "EINVOICE_CASSANDRA_HOSTS=127.0.0.2,127.0.0.3,127.0.0.4" in hint
     assert (
         f"EINVOICE_CASSANDRA_REPLICATION=NetworkTopologyStrategy:{base_settings.cassandra_local_dc}=3"
         in hint
     )
+    assert "SELLER_HOMES" not in hint
+
+
+def test_a_two_datacentre_cluster_has_nodes_and_folders_of_its_own(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    stack = StackSettings(stack_dir=tmp_path, cassandra_nodes=4, cassandra_datacentres=2)
+    nodes = devstack.servers(base_settings, ["cassandra"], stack)
+    assert [node.name for node in nodes] == [f"cassandra-{index}" for index in (21, 22, 23, 24)]
+    assert [node.host for node in nodes] == [f"127.0.0.{index}" for index in (22, 23, 24, 25)]
+    datacentres = []
+    for node in nodes:
+        assert isinstance(node, CassandraNode)
+        conf = node._write_config()
+        assert 'seeds: "127.0.0.22:7000,127.0.0.23:7000"' in conf.read_text()
+        datacentres.append((conf.parent / "cassandra-rackdc.properties").read_text().split()[0])
+    assert datacentres == ["dc=datacenter1", "dc=datacenter2"] * 2
+
+    hint = cluster_settings_hint(base_settings, stack)
+    assert "EINVOICE_CASSANDRA_HOSTS=127.0.0.22,127.0.0.23,127.0.0.24,127.0.0.25" in hint
+    assert "NetworkTopologyStrategy:datacenter1=2,datacenter2=2" in hint
+    assert "EINVOICE_CASSANDRA_SELLER_HOMES=datacenter1=00-49,datacenter2=50-99" in hint
 
 
 def test_an_unknown_node_is_a_clear_error(base_settings: Settings, tmp_path: Path) -> None:

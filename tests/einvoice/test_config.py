@@ -16,7 +16,11 @@ def test_local_replication_is_simple_strategy_with_one_replica() -> None:
 
 
 def test_cluster_replication_names_each_data_centre() -> None:
-    settings = Settings(cassandra_replication="NetworkTopologyStrategy:hanoi=3,hcm=3")
+    settings = Settings(
+        cassandra_replication="NetworkTopologyStrategy:hanoi=3,hcm=3",
+        cassandra_local_dc="hanoi",
+        cassandra_seller_homes="hanoi=00-49,hcm=50-99",
+    )
 
     assert settings.cassandra_replication_map() == {
         "class": "NetworkTopologyStrategy",
