@@ -2,13 +2,74 @@
 processes, ingest workers and Cassandra nodes hold the national peak and ten years of data.
 
 Every input is a measurement of this project's own benchmarks or replays (docs/); the rules of
-thumb are stated where they are used, so a reader can redo the arithmetic.
+thumb are stated where they are used, so a reader can redo the arithmetic. `python -m
+loadtest.capacity` prints the national estimate from the figures measured on the local
+three-node cluster (`CLUSTER_2026_12_01`, docs/capacity.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+ANNUAL_INVOICES = 8e9
+AVERAGE_RATE = ANNUAL_INVOICES / (365.25 * 24 * 3600)  # 253.5 invoices/s
+# Expired rows stay on disk until their 90-day compaction window's newest row expires, up to about
+# 270 days with 180 days of backdating (docs/retention.md): counted in full, to be safe.
+EXPIRED_ON_DISK_DAYS = 270
+
+
+@dataclass(frozen=True)
+class ClusterCost:
+    """CPU per invoice measured on a cluster, per process and per Cassandra replica, so that it
+    scales to machines of any size: a process uses one core; a Cassandra node of `cores` cores
+    applies `cores x 1000 / ms` replica-writes a second.
+
+    Cassandra's figures are every node's JVM together for one invoice (writing plus flushing its
+    memtables), measured with `replicas` copies of each row."""
+
+    replicas: int
+    cassandra_batch_ms: float  # scripts/bench_ingest.py on the cluster
+    cassandra_realtime_ms: float  # scripts/bench_submit.py, open loop, on the cluster
+    service_realtime_ms: float  # API CPU per real-time submission (same run)
+    worker_ms: float  # ingest worker CPU per batch invoice (scripts/bench_ingest.py)
+    lookups_per_process: float  # cached lookups/s one API process answers (scripts/bench_lookup.py)
+    bytes_per_replica: float  # scripts/measure_bytes.py, varied invoices, per replica
+
+    def replica_ms(self, real_time_share: float) -> float:
+        """Cassandra CPU-ms of one replica's share of one invoice of the national mix."""
+        mixed = (
+            real_time_share * self.cassandra_realtime_ms
+            + (1 - real_time_share) * self.cassandra_batch_ms
+        )
+        return mixed / self.replicas
+
+    def measured(self, node_cores: int, real_time_share: float = 0.10) -> Measured:
+        """Per-process and per-node throughput at full use of a process's one core and of a
+        node's `node_cores` cores (`estimate` applies the headroom)."""
+        return Measured(
+            submissions_per_api_process=1000 / self.service_realtime_ms,
+            lookups_per_api_process=self.lookups_per_process,
+            invoices_per_worker=1000 / self.worker_ms,
+            invoices_per_cassandra_node=node_cores * 1000 / self.replica_ms(real_time_share),
+            bytes_per_invoice=self.bytes_per_replica,
+        )
+
+
+# Measured 2026-12-01 on this 2-core box: three Cassandra 5.0 nodes (127.0.0.2-4, RF=3, commit log
+# group sync) beside the service, PostgreSQL and Redis (docs/capacity.md has the runs).
+CLUSTER_2026_12_01 = ClusterCost(
+    replicas=3,
+    cassandra_batch_ms=1.36 + 0.07,
+    cassandra_realtime_ms=4.64,
+    service_realtime_ms=1.51,
+    worker_ms=0.40,
+    lookups_per_process=2_700,
+    bytes_per_replica=1_115,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +101,7 @@ def estimate(
     annual_invoices: float = 8e9,
     real_time_share: float = 0.10,
     lookups_per_invoice: float = 0.5,
-    years: int = 10,
+    years: float = 10,
     replication: int = 3,
     utilisation: float = 0.6,
     node_disk_terabytes: float = 4.0,
@@ -71,3 +132,61 @@ def estimate(
         cassandra_nodes_for_data=math.ceil(data_nodes),
         stored_terabytes=round(stored, 1),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.capacity",
+        description="The national estimate from the figures measured on the local cluster.",
+    )
+    parser.add_argument("--peak-factor", type=float, default=10.0, help="peak / average rate")
+    parser.add_argument("--node-cores", type=int, default=8)
+    parser.add_argument("--node-disk-tb", type=float, default=4.0)
+    parser.add_argument("--disk-fill", type=float, default=0.5)
+    parser.add_argument("--utilisation", type=float, default=0.6)
+    parser.add_argument("--replicas", type=int, default=3, help="per datacentre")
+    parser.add_argument("--datacentres", type=int, default=2, help="each holding every invoice")
+    args = parser.parse_args(argv)
+
+    cost = CLUSTER_2026_12_01
+    measured = cost.measured(args.node_cores)
+    peak = AVERAGE_RATE * args.peak_factor
+    result = estimate(
+        measured,
+        national_peak=peak,
+        years=10 + EXPIRED_ON_DISK_DAYS / 365.25,
+        replication=args.replicas,
+        utilisation=args.utilisation,
+        node_disk_terabytes=args.node_disk_tb,
+        disk_fill=args.disk_fill,
+    )
+    for_data, for_load = result.cassandra_nodes_for_data, result.cassandra_nodes_for_load
+    deciding = "the data decides" if for_data >= for_load else "the load decides"
+    print(
+        f"{ANNUAL_INVOICES:.0e} invoices a year, average {AVERAGE_RATE:.0f}/s, peak "
+        f"{peak:,.0f}/s (x{args.peak_factor:g}); RF={args.replicas}, ten years; processes and "
+        f"nodes at {args.utilisation:.0%} of what was measured"
+    )
+    print(
+        f"per API process: {measured.submissions_per_api_process:,.0f} submissions/s or "
+        f"{measured.lookups_per_api_process:,.0f} cached lookups/s; per worker "
+        f"{measured.invoices_per_worker:,.0f} invoices/s; per {args.node_cores}-core Cassandra "
+        f"node {measured.invoices_per_cassandra_node:,.0f} replica-writes/s "
+        f"({cost.replica_ms(0.10):.3f} CPU-ms each); {cost.bytes_per_replica:,.0f} bytes/replica"
+    )
+    print(
+        f"Cassandra nodes: {result.cassandra_nodes_for_load} for the load, "
+        f"{result.cassandra_nodes_for_data} for {result.stored_terabytes:,.1f} TB "
+        f"({args.node_disk_tb:g} TB disks {args.disk_fill:.0%} full) -> "
+        f"{result.cassandra_nodes} per datacentre, {result.cassandra_nodes * args.datacentres} "
+        f"in all; {deciding}"
+    )
+    print(
+        f"API processes: {result.api_processes}; ingest workers: {result.workers} "
+        "(per datacentre that takes the whole load)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,12 +29,9 @@ import matplotlib.pyplot as plt
 
 from einvoice.config import PROJECT_ROOT, Settings
 from ingest.queue import BatchQueue
-from loadtest.capacity import Measured, estimate
+from loadtest.capacity import CLUSTER_2026_12_01, Measured, estimate
 from loadtest.profile import AnnualProfile, peak_rate
 from lookup.redis_client import create_redis
-
-# Bytes per invoice on disk, one replica (docs/realtime.md, nodetool tablestats, 2026-11-23).
-BYTES_PER_INVOICE = 1600
 
 
 @dataclass(frozen=True)
@@ -57,13 +54,19 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--max-error-rate", type=float, default=0.01)
     run.add_argument("--max-p99-ms", type=float, default=2000)
-    # Per-process throughput for the capacity estimate: this box's benchmarks by default
-    # (2026-11-23, docs/realtime.md, docs/batches.md, docs/lookup.md); pass a cluster's own.
-    run.add_argument("--submissions-per-process", type=float, default=80)
-    run.add_argument("--lookups-per-process", type=float, default=1050)
-    run.add_argument("--invoices-per-worker", type=float, default=100)
-    run.add_argument("--invoices-per-cassandra-node", type=float, default=240)
-    run.add_argument("--bytes-per-invoice", type=float, default=BYTES_PER_INVOICE)
+    # Per-process throughput for the capacity estimate: by default the figures measured on the
+    # local three-node cluster (loadtest/capacity.py, docs/capacity.md), for 8-core Cassandra
+    # nodes; pass a real cluster's own.
+    cluster = CLUSTER_2026_12_01.measured(node_cores=8)
+    run.add_argument(
+        "--submissions-per-process", type=float, default=cluster.submissions_per_api_process
+    )
+    run.add_argument("--lookups-per-process", type=float, default=cluster.lookups_per_api_process)
+    run.add_argument("--invoices-per-worker", type=float, default=cluster.invoices_per_worker)
+    run.add_argument(
+        "--invoices-per-cassandra-node", type=float, default=cluster.invoices_per_cassandra_node
+    )
+    run.add_argument("--bytes-per-invoice", type=float, default=cluster.bytes_per_invoice)
     run.set_defaults(handler=_run_command)
 
 
@@ -250,8 +253,9 @@ margin:2rem auto}} td,th{{padding:.2rem .6rem;text-align:right}} td:first-child{
 <h2>Capacity estimate</h2><p>From measured throughput ({measured.submissions_per_api_process:.0f}
 submissions/s and {measured.lookups_per_api_process:.0f} cached lookups/s per API process,
 {measured.invoices_per_worker:.0f} invoices/s per worker, {measured.invoices_per_cassandra_node:.0f}
-invoices/s per Cassandra node; defaults from this project's benchmarks on a 2-core box, to be
-replaced by a cluster's own) and {measured.bytes_per_invoice:.0f} bytes per invoice:
+replica-writes/s per Cassandra node; defaults from CPU per invoice measured on the local
+three-node cluster, scaled to 8-core nodes: docs/capacity.md) and
+{measured.bytes_per_invoice:.0f} bytes per invoice:
 for the national peak of {peak:.0f} invoices/s and ten
 years at RF=3, <strong>{needed.api_processes} API processes, {needed.workers} ingest workers,
 {needed.cassandra_nodes} Cassandra nodes</strong> ({needed.cassandra_nodes_for_load} for the load,

@@ -34,14 +34,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import multiprocessing
 import os
 import queue
 import re
 import secrets
-import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -59,8 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # devstack/ (the local stack) is not installed: it is read from the checkout's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ceiling_workload import BLOCK, CLAIM, SHAPES, Params, Shape, WorkerReport, Workload, worker
+from local_nodes import LocalNodes
 
-from devstack.settings import CHECKOUT_ROOT, StackSettings, get_stack_settings
 from einvoice.config import Settings, get_settings
 from storage.cassandra.client import CassandraClient, connect
 from storage.cassandra.migrate import SCHEMA_DIR, split_statements
@@ -68,7 +65,6 @@ from storage.cassandra.migrate import SCHEMA_DIR, split_statements
 CLAIM_SIZES = (1000, 500, 250, 100)  # rows of one conditional batch, tried in turn
 ROWS_SIZES = (50, 40, 32, 25, 16)  # invoices of one unlogged rows batch, tried in turn
 REFERENCE = ("ref-lwt-one", "ref-cond-100", "ref-unlogged-50")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -76,9 +72,10 @@ class CeilingResult:
     shape: str
     invoices: int
     processes: int
+    replicas: int  # copies of each row: the Cassandra CPU below is for all of them
     seconds: float
     invoices_per_s: float
-    cassandra_cpu_ms_per_invoice: float
+    cassandra_cpu_ms_per_invoice: float  # every node's JVM together
     # Flushing the run's memtables afterwards (outside the clock), which the run deferred.
     cassandra_flush_cpu_ms_per_invoice: float
     client_cpu_ms_per_invoice: float  # sending, all client processes together
@@ -103,29 +100,6 @@ class ProbeResult:
 # -- the node --------------------------------------------------------------------------------
 
 
-def cassandra_pid(stack: StackSettings) -> int:
-    """The Cassandra JVM: from the stack's pid file, else by scanning /proc."""
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        pid = int(json.loads((stack.stack_dir / "run" / "cassandra.json").read_text())["pid"])
-        if b"CassandraDaemon" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (
-                    b"org.apache.cassandra.service.CassandraDaemon"
-                    in (entry / "cmdline").read_bytes()
-                ):
-                    return int(entry.name)
-    raise RuntimeError("no Cassandra JVM found (is the stack up?)")
-
-
-def process_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of proc(5)
-
-
 def box_cpu_ticks() -> tuple[int, int]:
     """(busy, total) ticks of all cores."""
     values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -133,9 +107,9 @@ def box_cpu_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def commitlog_mode(stack: StackSettings) -> str:
+def commitlog_mode(nodes: LocalNodes) -> str:
     """The commit-log lines of the yaml the stack wrote (devstack/cassandra.py)."""
-    path = stack.stack_dir / "cassandra" / "conf" / "cassandra.yaml"
+    path = nodes.yaml()
     try:
         text = path.read_text()
     except OSError:
@@ -147,16 +121,16 @@ def commitlog_mode(stack: StackSettings) -> str:
 class LogWatch:
     """WARN and ERROR lines Cassandra logs from now on, grouped with their numbers masked."""
 
-    def __init__(self, stack: StackSettings) -> None:
-        self.path = stack.stack_dir / "logs" / "cassandra.log"
-        self.offset = self.path.stat().st_size if self.path.exists() else 0
+    def __init__(self, nodes: LocalNodes) -> None:
+        self.offsets = {path: path.stat().st_size if path.exists() else 0 for path in nodes.logs()}
 
     def lines(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as log:
-            log.seek(self.offset)
-            text = log.read().decode(errors="replace")
+        text = ""
+        for path, offset in self.offsets.items():
+            if path.exists():
+                with path.open("rb") as log:
+                    log.seek(offset)
+                    text += log.read().decode(errors="replace")
         counts: Counter[str] = Counter()
         examples: dict[str, str] = {}
         for line in text.splitlines():
@@ -179,11 +153,10 @@ def scratch_keyspace(settings: Settings) -> Iterator[str]:
     client = connect(settings)
     session = client.session
     try:
-        session.execute(
-            f"CREATE KEYSPACE {name} WITH replication ="
-            " {'class': 'SimpleStrategy', 'replication_factor': 1}",
-            timeout=60,
+        options = ", ".join(
+            f"'{k}': '{v}'" for k, v in settings.cassandra_replication_map().items()
         )
+        session.execute(f"CREATE KEYSPACE {name} WITH replication = {{{options}}}", timeout=60)
         session.set_keyspace(name)
         for path in (
             SCHEMA_DIR / "snapshot.cql",
@@ -195,26 +168,18 @@ def scratch_keyspace(settings: Settings) -> Iterator[str]:
     finally:
         try:
             session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
-            # auto_snapshot keeps a dropped keyspace's files; they are ours and unreferenced now.
-            data = get_stack_settings().stack_dir / "cassandra" / "data"
-            shutil.rmtree(data / name, ignore_errors=True)
+            LocalNodes.of(settings).remove_dropped(name)
         finally:
             client.close()
 
 
-def flush(keyspace: str | None = None) -> None:
-    """`nodetool flush` (of one keyspace, or all): memtables written out as SSTables. A run that
-    ends before its memtables are flushed leaves part of its writes' cost to whatever runs next,
-    so both benchmarks flush everything before they start the clock, and their own keyspace after
-    they stop it, reporting the CPU that took beside the run's (nodetool's own start-up, a JVM of
-    a few seconds, stays out of the clock)."""
-    command = [sys.executable, "-m", "devstack", "nodetool", "flush"]
-    subprocess.run(
-        [*command, *([keyspace] if keyspace else [])],
-        check=True,
-        capture_output=True,
-        cwd=CHECKOUT_ROOT,  # `python -m devstack` runs from the checkout's root (scripts/stack)
-    )
+def flush(nodes: LocalNodes, keyspace: str | None = None) -> None:
+    """`nodetool flush` (of one keyspace, or all) on every node: memtables written out as
+    SSTables. A run that ends before its memtables are flushed leaves part of its writes' cost to
+    whatever runs next, so both benchmarks flush everything before they start the clock, and their
+    own keyspace after they stop it, reporting the CPU that took beside the run's (nodetool's own
+    start-up, a JVM of a few seconds, stays out of the clock)."""
+    nodes.flush(keyspace)
 
 
 def _session(settings: Settings, keyspace: str) -> CassandraClient:
@@ -273,7 +238,7 @@ def probe(
     settings: Settings, keyspace: str, shape: Shape, claim_group: int | None, rows: int | None
 ) -> tuple[int, int, list[str]]:
     """The claim group and rows per batch to use where not given, and what the probes saw."""
-    client, watch, notes = _session(settings, keyspace), LogWatch(get_stack_settings()), []
+    client, watch, notes = _session(settings, keyspace), LogWatch(LocalNodes.of(settings)), []
     try:
         if claim_group is None and shape.claim_group > 1:
             found = probe_conditional_batch(client.session, _sizes(shape.claim_group, CLAIM_SIZES))
@@ -370,20 +335,20 @@ def measure(
         child = context.Process(target=worker, args=(params, settings, start, reports))
         child.start()
         children.append(child)
-    pid = cassandra_pid(get_stack_settings())
-    watch = LogWatch(get_stack_settings())
+    nodes = LocalNodes.of(settings)
+    watch = LogWatch(nodes)
     try:
         ready = _collect(reports, children, timeout_s)
         failed = [report for report in ready if isinstance(report, WorkerReport)]
-        flush()
-        clock, cassandra, box = time.perf_counter(), process_cpu_s(pid), box_cpu_ticks()
+        flush(nodes)
+        clock, cassandra, box = time.perf_counter(), nodes.cpu_s(), box_cpu_ticks()
         start.set()
         done = failed + _collect(reports, children, timeout_s, len(children) - len(failed))
         seconds = time.perf_counter() - clock
         busy, total = (after - before for after, before in zip(box_cpu_ticks(), box, strict=True))
-        written = process_cpu_s(pid)
-        flush(keyspace)  # the run's memtables too: their cost is part of its writes
-        flushed = process_cpu_s(pid)
+        written = nodes.cpu_s()
+        flush(nodes, keyspace)  # the run's memtables too: their cost is part of its writes
+        flushed = nodes.cpu_s()
         cassandra, cassandra_flush = written - cassandra, flushed - written
     finally:
         for child in children:
@@ -396,6 +361,7 @@ def measure(
         shape=shape,
         invoices=invoices,
         processes=processes,
+        replicas=nodes.replicas,
         seconds=seconds,
         invoices_per_s=invoices / seconds,
         cassandra_cpu_ms_per_invoice=cassandra * per_invoice,
@@ -418,6 +384,7 @@ def measure(
 
 
 def _header(settings: Settings, processes: int) -> str:
+    nodes = LocalNodes.of(settings)
     client = connect(settings)
     try:
         row = client.session.execute("SELECT release_version FROM system.local").one()
@@ -427,7 +394,8 @@ def _header(settings: Settings, processes: int) -> str:
         [
             f"# Cassandra write ceiling, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
             f"cpu_count {os.cpu_count()}, Cassandra {row['release_version']}, "
-            f"{commitlog_mode(get_stack_settings())}, client processes {processes}",
+            f"{commitlog_mode(nodes)}, client processes {processes}",
+            f"Cassandra: {nodes.describe()} (C* ms/inv: all nodes together)",
         ]
     )
 

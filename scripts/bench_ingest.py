@@ -25,7 +25,6 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,10 +46,9 @@ from storage.cassandra.migrate import migrate
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # devstack/ (the local stack) is not installed: it is read from the checkout's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench_ceiling import CeilingResult, cassandra_pid, flush, measure, process_cpu_s
+from bench_ceiling import CeilingResult, measure
 from bench_submit import free_port, register_seller, wait_ready
-
-from devstack.settings import get_stack_settings
+from local_nodes import LocalNodes, process_cpu_s
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -76,14 +74,12 @@ def fresh_keyspace(settings: Settings) -> Iterator[str]:
     name = f"bench_ingest_{secrets.token_hex(4)}"
     client = connect(settings)
     try:
-        migrate(client.session, name, {"class": "SimpleStrategy", "replication_factor": "1"})
+        migrate(client.session, name, settings.cassandra_replication_map())
         yield name
     finally:
         try:
             client.session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
-            # auto_snapshot keeps a dropped keyspace's files; they are ours and unreferenced now.
-            data = get_stack_settings().stack_dir / "cassandra" / "data"
-            shutil.rmtree(data / name, ignore_errors=True)
+            LocalNodes.of(settings).remove_dropped(name)
         finally:
             client.close()
 
@@ -146,15 +142,15 @@ def ingest(
     workers = [launch("worker") for _ in range(args.workers)]
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_key}"}
-    jvm = cassandra_pid(get_stack_settings())
+    nodes = LocalNodes.of(settings)
     try:
         wait_ready(url)
         time.sleep(2)  # the workers connect
-        flush()
+        nodes.flush()
         cpu_before = {
             "api": tree_cpu_s(api.pid),
             "workers": sum(process_cpu_s(w.pid) for w in workers),
-            "cassandra": process_cpu_s(jvm),
+            "cassandra": nodes.cpu_s(),
         }
         started = time.perf_counter()
         batch_ids = []
@@ -182,11 +178,11 @@ def ingest(
         cpu = {
             "api": tree_cpu_s(api.pid) - cpu_before["api"],
             "workers": sum(process_cpu_s(w.pid) for w in workers) - cpu_before["workers"],
-            "cassandra": process_cpu_s(jvm) - cpu_before["cassandra"],
+            "cassandra": nodes.cpu_s() - cpu_before["cassandra"],
         }
-        written = process_cpu_s(jvm)
-        flush(keyspace)  # as the ceiling does: the run's memtables too
-        cpu["cassandra flush"] = process_cpu_s(jvm) - written
+        written = nodes.cpu_s()
+        nodes.flush(keyspace)  # as the ceiling does: the run's memtables too
+        cpu["cassandra flush"] = nodes.cpu_s() - written
     finally:
         for process in [api, *workers]:
             process.send_signal(signal.SIGTERM)
@@ -196,6 +192,7 @@ def ingest(
     rate = len(lines) / elapsed
     per_invoice = {name: seconds * 1000 / len(lines) for name, seconds in cpu.items()}
     print(f"date {dt.date.today()}, cores {os.cpu_count()}, {args.workers} workers, 1 API process")
+    print(f"Cassandra: {nodes.describe()}; its CPU below is every node's together")
     print(
         f"{'what':50} {'invoices/s':>11} {'ratio':>6} {'Cassandra CPU-ms/inv':>21} {'+ flush':>8}"
     )

@@ -16,8 +16,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import re
-import subprocess
 import sys
 import uuid
 from decimal import Decimal
@@ -32,6 +30,11 @@ from storage.cassandra.client import connect
 from storage.cassandra.invoices import InvoiceStore, NewInvoice
 from storage.cassandra.migrate import migrate
 from storage.cassandra.row_writer import RowWriter
+
+# devstack/ (the local stack, for nodetool) is not installed: it is read from the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from local_nodes import LocalNodes
 
 TABLES = ("invoice_documents", "invoice_claim_blocks", "invoices_by_seller_month")
 _WORDS = [
@@ -233,33 +236,12 @@ async def write(
         await store.write_all(part, now)
 
 
-def live_bytes(keyspace: str) -> dict[str, int]:
-    # `scripts/stack nodetool`: devstack runs from the checkout's root (it is not installed).
-    nodetool = [sys.executable, "-m", "devstack", "nodetool"]
-    checkout = Path(__file__).resolve().parent.parent
-    subprocess.run([*nodetool, "flush", keyspace], check=True, capture_output=True, cwd=checkout)
-    stats = subprocess.run(
-        [*nodetool, "tablestats", keyspace],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=checkout,
-    ).stdout
-    found = {}
-    for block in stats.split("Table: ")[1:]:
-        table = block.split("\n", 1)[0].strip()
-        match = re.search(r"Space used \(live\): (\d+)", block)
-        if match:
-            found[table] = int(match.group(1))
-    return found
-
-
 def measure(kind: str, count: int) -> dict[str, float]:
     settings = get_settings()
     client = connect(settings)
     keyspace = f"bytes_{uuid.uuid4().hex[:8]}"
     try:
-        migrate(client.session, keyspace, {"class": "SimpleStrategy", "replication_factor": "1"})
+        migrate(client.session, keyspace, settings.cassandra_replication_map())
         client.session.set_keyspace(keyspace)
         store = InvoiceStore(client.session, RowWriter(client.session))
         ring = AuthorityKeyRing.from_pems({"bytes-1": generate_private_key_pem()}, "bytes-1")
@@ -273,8 +255,9 @@ def measure(kind: str, count: int) -> dict[str, float]:
             for number in range(1, count + 1)
         ]
         asyncio.run(write(store, ring, invoices, tax_code))
-        used = live_bytes(keyspace)
-        return {table: used.get(table, 0) / count for table in TABLES}
+        nodes = LocalNodes.of(settings)
+        used = nodes.live_bytes(keyspace)  # every replica's
+        return {table: used.get(table, 0) / count / nodes.replicas for table in TABLES}
     finally:
         client.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         client.close()
@@ -284,7 +267,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invoices", type=int, default=12_000)
     args = parser.parse_args()
-    print(f"date {dt.date.today()}, cores {os.cpu_count()}, {args.invoices} invoices, RF=1")
+    nodes = LocalNodes.of(get_settings())
+    print(f"date {dt.date.today()}, cores {os.cpu_count()}, {args.invoices} invoices")
+    print(f"Cassandra: {nodes.describe()}; bytes below are per replica (all nodes / replicas)")
     print(f"{'invoices':10} " + " ".join(f"{table:>26}" for table in TABLES) + f" {'total':>8}")
     for kind in ("sample", "varied"):
         per_table = measure(kind, args.invoices)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from einvoice.timezone import VIETNAM
-from loadtest.capacity import Measured, estimate
+from loadtest.capacity import ClusterCost, Measured, estimate
+from loadtest.capacity import main as capacity_main
 from loadtest.profile import (
     ANNUAL_INVOICES,
     SECONDS_PER_YEAR,
@@ -79,3 +80,31 @@ def test_the_capacity_estimate_follows_the_measurements() -> None:
     assert result.stored_terabytes == 384.0  # 8e9 x 10 years x 1.6 KB x 3
     assert result.cassandra_nodes_for_data == 192  # 4 TB disks half full
     assert result.cassandra_nodes == 192
+
+
+def test_cluster_costs_scale_to_processes_and_nodes_of_any_size() -> None:
+    cost = ClusterCost(
+        replicas=3,
+        cassandra_batch_ms=1.2,
+        cassandra_realtime_ms=4.8,
+        service_realtime_ms=2.0,
+        worker_ms=0.5,
+        lookups_per_process=3000,
+        bytes_per_replica=1000,
+    )
+
+    # 90 % batch at 0.4 ms a replica, 10 % real time at 1.6: 0.52 ms of one replica's CPU.
+    assert cost.replica_ms(0.10) == pytest.approx(0.52)
+    measured = cost.measured(node_cores=8)
+    assert measured.invoices_per_cassandra_node == pytest.approx(8000 / 0.52)
+    assert measured.submissions_per_api_process == 500  # one core each
+    assert measured.invoices_per_worker == 2000
+    assert measured.bytes_per_invoice == 1000
+
+
+def test_the_national_estimate_says_what_decides(capsys: pytest.CaptureFixture[str]) -> None:
+    assert capacity_main([]) == 0
+    printed = capsys.readouterr().out
+    assert "peak 2,535/s (x10)" in printed
+    assert "the data decides" in printed
+    assert "in all" in printed
