@@ -63,6 +63,18 @@ class RedisServer(LocalServer):
         )
         return conf
 
+    def serves(self) -> bool:
+        """PONG, not only an open port: a restarted Redis listens while it loads its append-only
+        file and answers LOADING to everything meanwhile (seconds with a big cache)."""
+        try:
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except redis.RedisError:  # refused, LOADING (BusyLoadingError), timed out
+            return False
+
     def check_existing(self) -> None:
         try:
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=3)

@@ -51,7 +51,12 @@ class LocalServer:
         return f"{self.host}:{self.port}"
 
     def answers(self) -> bool:
+        """Something listens at the address (ours or not)."""
         return port_is_open(self.host, self.port)
+
+    def serves(self) -> bool:
+        """Our server, once listening, serves requests (`wait_ready`); by default: it listens."""
+        return self.answers()
 
     def describe(self) -> str:
         pid = self.process.running_pid()
@@ -97,7 +102,7 @@ class LocalServer:
                     f"{self.name}: the server exited during start-up. Last lines of "
                     f"{self.process.log_file}:\n{self.process.log_tail()}"
                 )
-            return self.answers()
+            return self.serves()
 
         timeout = self.stack.stack_start_timeout_s
         if not wait_until(ready, timeout, self.readiness_interval_s):

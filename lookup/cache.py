@@ -13,6 +13,7 @@ characters, so the separator occurs nowhere else.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import redis.asyncio as redis
 from prometheus_client import Counter, Gauge
 
 from lookup.documents import parties
+from storage.cassandra.invoices import ttl_seconds
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,14 @@ CACHE_READS = Counter("einvoice_cache_reads_total", "Lookup-cache reads", ["resu
 CACHE_UP = Gauge("einvoice_cache_available", "1 while the lookup cache answers, 0 when it fails")
 # Label children bound once: `labels()` on every lookup was a measurable share of a cache hit.
 _READ = {result: CACHE_READS.labels(result) for result in ("hit", "miss", "negative_hit", "error")}
+
+
+def entry_ttl(document: dict[str, Any], now: dt.datetime) -> int:
+    """A read-through entry's TTL: 24 h, or the invoice's remaining life when that is shorter, so
+    an entry never outlives its invoice (docs/retention.md). Written-through entries need no cap:
+    their invoices were authenticated a moment ago, with at least 9.5 years left."""
+    issued = dt.date.fromisoformat(document["invoice"]["issued_date"])
+    return min(CACHE_TTL_S, ttl_seconds(issued, now))
 
 
 def code_key(code: str) -> str:
@@ -159,7 +169,8 @@ async def read_through(
         if document_or_none is None:
             await client.set(key, _MISSING, ex=MISS_TTL_S)
         else:
-            await client.set(key, document_or_none.encode(), ex=CACHE_TTL_S)
+            ttl = entry_ttl(document_or_none.document, dt.datetime.now(dt.UTC))
+            await client.set(key, document_or_none.encode(), ex=ttl)
     except redis.RedisError as error:
         CACHE_UP.set(0)
         log.warning("lookup cache fill failed for %s: %s", code, error)

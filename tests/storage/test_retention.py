@@ -34,15 +34,23 @@ def test_ttl_ends_the_day_after_the_tenth_anniversary_in_vietnam() -> None:
     assert expires == dt.datetime(2026 + RETENTION_YEARS, 12, 2, tzinfo=VIETNAM)
 
 
+def test_an_invoice_of_29_february_ends_with_28_february_ten_years_on() -> None:
+    issued = dt.date(2028, 2, 29)
+    now = dt.datetime(2028, 2, 29, 12, tzinfo=VIETNAM)
+
+    expires = now + dt.timedelta(seconds=ttl_seconds(issued, now))
+
+    assert expires == dt.datetime(2038, 3, 1, tzinfo=VIETNAM)  # the end of 28 February 2038
+
+
 async def test_an_invoice_issued_today_is_stored_for_ten_years(
     settings: Settings, http: httpx.AsyncClient, cassandra: CassandraClient
 ) -> None:
     """Through the real service into the real Cassandra: the TTL read back from every row of an
     invoice issued today ends at the end of its tenth anniversary, in Vietnam."""
     seller = await make_seller(settings)
-    answer = await http.post(
-        "/v1/invoices", json=seller.submission(number=1), headers=seller.headers
-    )
+    submission = seller.submission(number=1)
+    answer = await http.post("/v1/invoices", json=submission, headers=seller.headers)
     assert answer.status_code == 201, answer.text
     code = answer.json()["code"]
     issued = dt.datetime.now(VIETNAM).date()
@@ -59,8 +67,14 @@ async def test_an_invoice_issued_today_is_stored_for_ten_years(
         "WHERE seller_tax_code = %s AND month = %s AND bucket = 0",
         (seller.tax_code, month),
     ).one()
+    invoice = submission["invoice"]
+    claim = cassandra.session.execute(
+        "SELECT TTL(code) AS ttl FROM invoice_claim_blocks WHERE seller_tax_code = %s "
+        "AND template = %s AND symbol = %s AND block = 0 AND number = 1",
+        (seller.tax_code, invoice["template"], invoice["symbol"]),
+    ).one()
     now = dt.datetime.now(dt.UTC)
-    for row in (document, index):
+    for row in (document, index, claim):
         expires = now + dt.timedelta(seconds=row["ttl"])
         assert abs((expires - end_of_retention).total_seconds()) < 120, (expires, end_of_retention)
     assert end_of_retention.year >= 2036
