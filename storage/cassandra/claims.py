@@ -172,7 +172,7 @@ class ClaimStore:
             self.session,
             self._select,
             (seller_tax_code, template, symbol, block, number),
-            execution_profile=self.routing.profile_for(seller_tax_code),
+            execution_profile=self.routing.read_profile_for(seller_tax_code),
         )
         return _claim_from(result.current_rows[0]) if result.current_rows else None
 

@@ -47,7 +47,7 @@ class ClaimRouting:
     homes: SellerHomes | None = None
 
     def profile_for(self, seller_tax_code: str) -> str | None:
-        """None: the default profile."""
+        """The profile of a seller's claim rounds; None: the default profile."""
         if self.homes is None:
             return None
         home = self.homes.home_of(seller_tax_code)
@@ -58,6 +58,14 @@ class ClaimRouting:
                 f"claims of tax-code prefix {seller_tax_code[:2]} are paused (re-homing)", {}
             )
         return home_profile(home)
+
+    def read_profile_for(self, seller_tax_code: str) -> str | None:
+        """The profile of a seller's claim reads: the home's, which saw its latest rounds; for a
+        paused prefix the local datacentre's (a read decides nothing, so lookups by number and
+        retries' original answers go on during a move)."""
+        if self.homes is not None and self.homes.home_of(seller_tax_code) == PAUSED:
+            return None
+        return self.profile_for(seller_tax_code)
 
 
 @dataclass(frozen=True)

@@ -119,4 +119,6 @@ def test_claims_go_to_the_home_datacentres_profile_and_paused_ones_nowhere() -> 
     assert routing.profile_for("7900000000") == home_profile("hcmc")
     with pytest.raises(NoHostAvailable, match="paused"):  # 503 with Retry-After: api/errors.py
         routing.profile_for("9900000000")
+    assert routing.read_profile_for("9900000000") is None  # reads decide nothing: local
+    assert routing.read_profile_for("0100109106") == home_profile("hanoi")
     assert ClaimRouting().profile_for("0100109106") is None  # one datacentre: the default
