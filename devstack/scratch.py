@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
+
+from cassandra import OperationTimedOut
+from cassandra.cluster import NoHostAvailable, Session
 
 from einvoice.config import Settings
 from ingest.queue import BatchQueue
@@ -43,12 +47,26 @@ def drop(settings: Settings, scratch: Settings) -> None:
     """Drop a scratch deployment's keyspace, database and queue keys (`settings`: the stack's)."""
     client = connect_cassandra(settings)
     try:
-        client.session.execute(f"DROP KEYSPACE IF EXISTS {scratch.cassandra_keyspace}")
+        _drop_keyspace(client.session, scratch.cassandra_keyspace)
     finally:
         client.close()
     database = scratch.postgres_database
     asyncio.run(_execute(settings, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     asyncio.run(_delete_queue_keys(scratch))
+
+
+def _drop_keyspace(session: Session, keyspace: str, attempts: int = 3) -> None:
+    """DROP KEYSPACE IF EXISTS (idempotent, so retried): right after a drill restarted nodes, a
+    busy two-core box has timed the schema change out once (a connection declared dead by its
+    heartbeat)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+            return
+        except (OperationTimedOut, NoHostAvailable):
+            if attempt == attempts:
+                raise
+            time.sleep(2)
 
 
 async def _execute(settings: Settings, statement: str) -> None:

@@ -65,7 +65,7 @@ def test_a_server_that_does_not_answer_in_time_is_a_clear_error_and_can_be_stopp
     settings = base_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     stack_settings = StackSettings(stack_dir=tmp_path, stack_start_timeout_s=1.0)
     server = RedisServer(settings, stack_settings)
-    monkeypatch.setattr(server, "answers", lambda: False)
+    monkeypatch.setattr(server, "serves", lambda: False)
     try:
         with pytest.raises(StackError, match=r"no answer .* within 1 s"):
             server.up()
