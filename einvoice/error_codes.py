@@ -232,11 +232,39 @@ class ErrorCode(StrEnum):
     SIGNATURE_INVALID = (
         "SIGNATURE_INVALID",
         422,
-        "The signature does not verify over the canonical invoice.",
+        "The signature does not verify over the canonical invoice (or, in XML, over DLHDon).",
+    )
+    XML_SIGNATURE_MALFORMED = (
+        "XML_SIGNATURE_MALFORMED",
+        422,
+        "The XML Signature in DSCKS/NBan is missing or not as the format requires: one "
+        "Reference to #<the DLHDon Id>, whose Id no other element carries; SHA-256 digests; "
+        "C14N 1.0 or exclusive C14N; one X509Certificate in KeyInfo.",
+    )
+    XML_SIGNATURE_ALGORITHM_NOT_ALLOWED = (
+        "XML_SIGNATURE_ALGORITHM_NOT_ALLOWED",
+        422,
+        "The SignatureMethod is not RSA-SHA256 or ECDSA-SHA256, or not the certificate's key type.",
+    )
+    SIGNATURE_CERTIFICATE_UNKNOWN = (
+        "SIGNATURE_CERTIFICATE_UNKNOWN",
+        422,
+        "The certificate in KeyInfo is not registered to the seller (SHA-256 fingerprint).",
+    )
+    SIGNATURE_CERTIFICATE_EXPIRED = (
+        "SIGNATURE_CERTIFICATE_EXPIRED",
+        422,
+        "The certificate was not valid on the invoice's issue date.",
     )
     # Requests in general.
     BAD_REQUEST = "BAD_REQUEST", 400, "The request cannot be read as sent."
     MALFORMED_JSON = "MALFORMED_JSON", 400, "The body is not valid JSON."
+    MALFORMED_XML = (
+        "MALFORMED_XML",
+        400,
+        "The body is not a well-formed, safe HDon invoice (a DOCTYPE, over 2 MB, too deep, "
+        "or a required element missing or repeated).",
+    )
     UNAUTHENTICATED = (
         "UNAUTHENTICATED",
         401,

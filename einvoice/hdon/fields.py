@@ -1,0 +1,263 @@
+"""The invoice model's fields and their HDon elements, both ways: an `HDon`'s `DLHDon` read as the
+same invoice a JSON submission carries (so one set of rules, hashes and storage serves both), and
+an error's JSON pointer turned into the element's path for an XML caller.
+
+The table below is the one place the mapping lives; docs/invoice-format.md prints it. Elements the
+model does not carry (THDon, PBan, MHSo, TTKhac, ...) are not read: they stay in the stored,
+signed XML, which the hash covers. An empty element counts as absent, as the format allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lxml import etree
+
+from einvoice.hdon.parse import HDonDocument
+
+Kind = Literal["text", "integer", "rate", "relation"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the model's key
+    element: str  # the element's path under its group's element
+    kind: Kind = "text"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Fields under one element: the invoice itself (`key` None), an object, or a list."""
+
+    key: str | None
+    element: str  # under DLHDon
+    fields: tuple[Field, ...]
+    repeated: bool = False
+
+
+HEADER = Group(
+    None,
+    "TTChung",
+    (
+        Field("template", "KHMSHDon"),
+        Field("symbol", "KHHDon"),
+        Field("number", "SHDon", "integer"),
+        Field("issued_date", "NLap"),
+        Field("currency", "DVTTe"),
+        Field("exchange_rate", "TGia"),
+        Field("payment_method", "HTTToan"),
+    ),
+)
+GROUPS = (
+    Group(
+        "seller",
+        "NDHDon/NBan",
+        (
+            Field("name", "Ten"),
+            Field("tax_code", "MST"),
+            Field("address", "DChi"),
+            Field("phone", "SDThoai"),
+            Field("email", "DCTDTu"),
+            Field("bank_account", "STKNHang"),
+        ),
+    ),
+    Group(
+        "buyer",
+        "NDHDon/NMua",
+        (
+            Field("name", "Ten"),
+            Field("tax_code", "MST"),
+            Field("address", "DChi"),
+            Field("citizen_id", "CCCDan"),
+        ),
+    ),
+    Group(
+        "lines",
+        "NDHDon/DSHHDVu/HHDVu",
+        (
+            Field("no", "STT", "integer"),
+            Field("nature", "TChat", "integer"),
+            Field("code", "MHHDVu"),
+            Field("name", "THHDVu"),
+            Field("unit", "DVTinh"),
+            Field("quantity", "SLuong"),
+            Field("unit_price", "DGia"),
+            Field("discount_rate", "TLCKhau"),
+            Field("discount_amount", "STCKhau"),
+            Field("amount", "ThTien"),
+            Field("vat_rate", "TSuat", "rate"),
+        ),
+        repeated=True,
+    ),
+    Group(
+        "totals",
+        "NDHDon/TToan",
+        (
+            Field("amount_before_tax", "TgTCThue"),
+            Field("tax_amount", "TgTThue"),
+            Field("discount_amount", "TTCKTMai"),
+            Field("total_payable", "TgTTTBSo"),
+            Field("total_in_words", "TgTTTBChu"),
+        ),
+    ),
+    Group(
+        "by_rate",  # inside totals
+        "NDHDon/TToan/THTTLTSuat/LTSuat",
+        (
+            Field("vat_rate", "TSuat", "rate"),
+            Field("taxable_amount", "ThTien"),
+            Field("tax_amount", "TThue"),
+        ),
+        repeated=True,
+    ),
+    Group(
+        "related",
+        "TTChung/TTHDLQuan",
+        (
+            Field("nature", "TCHDon", "relation"),
+            Field("template", "KHMSHDCLQuan"),
+            Field("symbol", "KHHDCLQuan"),
+            Field("number", "SHDCLQuan", "integer"),
+            Field("issued_date", "NLHDCLQuan"),
+        ),
+    ),
+)
+_GROUPS = {group.key: group for group in GROUPS}
+_RELATIONS = {"1": "replace", "2": "adjust"}
+DATA_PATH = "/HDon/DLHDon"
+
+
+def invoice_of(document: HDonDocument) -> dict[str, Any]:
+    """DLHDon as the invoice model's raw input (validated afterwards like a JSON invoice)."""
+    reader = _Reader(document)
+    header = reader.elements(document.data, HEADER.element)
+    invoice = reader.fields(header[0], HEADER) if header else {}
+    for group in GROUPS:
+        parent = invoice
+        if group.key == "by_rate":
+            parent = invoice.setdefault("totals", {})
+        found = reader.elements(document.data, group.element)
+        if group.repeated:
+            if found or group.key == "lines":
+                parent[str(group.key)] = [reader.fields(element, group) for element in found]
+        elif found:
+            parent[str(group.key)] = reader.fields(found[0], group)
+    return invoice
+
+
+def xml_path(pointer: str) -> str:
+    """The element of an error's JSON pointer (`/invoice/...`), as a path with 1-based indexes
+    (`/HDon/DLHDon/NDHDon/DSHHDVu/HHDVu[3]/ThTien`); DLHDon when no element matches."""
+    parts = pointer.split("/")[1:]
+    if parts[:1] == ["invoice"]:
+        parts = parts[1:]
+    if not parts:
+        return DATA_PATH
+    head = parts[0]
+    if head == "totals" and len(parts) > 1 and parts[1] == "by_rate":
+        return _in_group(_GROUPS["by_rate"], parts[2:])
+    if head in _GROUPS:
+        return _in_group(_GROUPS[head], parts[1:])
+    return _in_group(HEADER, parts)
+
+
+def _in_group(group: Group, rest: list[str]) -> str:
+    path = f"{DATA_PATH}/{group.element}"
+    if group.repeated and rest and rest[0].isdigit():
+        path += f"[{int(rest[0]) + 1}]"
+        rest = rest[1:]
+    if rest:
+        field = next((field for field in group.fields if field.name == rest[0]), None)
+        if field is not None:
+            path += f"/{field.element}"
+    return path
+
+
+class _Reader:
+    def __init__(self, document: HDonDocument) -> None:
+        self.document = document
+
+    def elements(self, parent: etree._Element, path: str) -> list[etree._Element]:
+        found = [parent]
+        for name in path.split("/"):
+            tag = self.document.tag(name)
+            found = [child for element in found for child in element if child.tag == tag]
+        return found
+
+    def fields(self, element: etree._Element, group: Group) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field in group.fields:
+            found = self.elements(element, field.element)
+            if not found:
+                continue
+            text = (found[0].text or "").strip()
+            if text:
+                values[field.name] = _value(text, field.kind)
+        return values
+
+
+def _value(text: str, kind: Kind) -> Any:
+    if kind == "integer":
+        # Not digits: left as text, which the model refuses with the field's path.
+        return int(text) if text.isdigit() and len(text) <= 9 else text
+    if kind == "rate" and text.startswith("KHAC:") and text.endswith("%"):
+        return text[:-1]  # the XML writes KHAC:5.25%, the model KHAC:5.25
+    if kind == "relation":
+        return _RELATIONS.get(text, text)
+    return text
+
+
+def hdon_of(
+    invoice: dict[str, Any], *, data_id: str = "data", namespace: str | None = None
+) -> etree._Element:
+    """An unsigned HDon carrying `invoice`, with an empty DSCKS/NBan for the seller's signature:
+    the seller's side of the table (samples, tests, the demo)."""
+
+    def tag(name: str) -> str:
+        return f"{{{namespace}}}{name}" if namespace else name
+
+    def child(parent: etree._Element, path: str) -> etree._Element:
+        for name in path.split("/"):
+            found = parent.find(tag(name))
+            parent = found if found is not None else etree.SubElement(parent, tag(name))
+        return parent
+
+    def fill(element: etree._Element, group: Group, values: dict[str, Any]) -> None:
+        for field in group.fields:
+            value = values.get(field.name)
+            if value is not None:
+                child(element, field.element).text = _text(value, field.kind)
+
+    namespaces: Any = {None: namespace} if namespace else None  # lxml-stubs: str keys only
+    root = etree.Element(tag("HDon"), nsmap=namespaces)
+    data = etree.SubElement(root, tag("DLHDon"), Id=data_id)
+    general = child(data, "TTChung")
+    child(general, "PBan").text = "2.1.0"
+    child(general, "THDon").text = "Hóa đơn giá trị gia tăng"
+    fill(general, HEADER, invoice)
+    for group in GROUPS:
+        source: Any = invoice.get("totals", {}) if group.key == "by_rate" else invoice
+        value = source.get(str(group.key))
+        if value is None:
+            continue
+        parent_path, _, name = group.element.rpartition("/")
+        parent = child(data, parent_path) if parent_path else data
+        for item in value if group.repeated else [value]:
+            fill(etree.SubElement(parent, tag(name)), group, item)
+    # The format puts the rate summaries first in TToan.
+    totals = data.find(f"{tag('NDHDon')}/{tag('TToan')}")
+    summaries = totals.find(tag("THTTLTSuat")) if totals is not None else None
+    if totals is not None and summaries is not None:
+        totals.remove(summaries)
+        totals.insert(0, summaries)
+    child(root, "DSCKS/NBan")
+    return root
+
+
+def _text(value: Any, kind: Kind) -> str:
+    if kind == "rate" and isinstance(value, str) and value.startswith("KHAC:"):
+        return f"{value}%"
+    if kind == "relation":
+        return {"replace": "1", "adjust": "2"}.get(value, str(value))
+    return str(value)

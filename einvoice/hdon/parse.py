@@ -1,0 +1,130 @@
+"""Reading a national-format invoice (`HDon`, docs/invoice-format.md) from hostile bytes.
+
+lxml (libxml2) with every door shut: no DTD loaded or allowed, no entity expanded, no network,
+no huge trees; a document with a DOCTYPE is refused outright (entity bombs and external
+references need one). Size is bounded by the national message limit, depth by a walk before
+anything else reads the tree. The result names the elements the rest of the service uses, found
+by position under the root, never by searching the document, so a signature check and the
+mapping look at the same `DLHDon` (the defence against signature wrapping starts here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from einvoice.error_codes import ErrorCode
+from einvoice.errors import ServiceError
+
+MAX_BYTES = 2 * 1024 * 1024  # the national message limit
+MAX_DEPTH = 16  # HDon/DLHDon/NDHDon/TToan/THTTLTSuat/LTSuat/TSuat is 7 deep
+NAMESPACE = "http://hoadondientu.gdt.gov.vn/2020/01/nd123"
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_blank_text=False,  # the signed bytes are kept as they came
+)
+
+
+class MalformedXml(ServiceError):
+    status = 400
+    code = ErrorCode.MALFORMED_XML
+
+
+@dataclass(frozen=True)
+class HDonDocument:
+    """One received `HDon`: its tree, namespace (None or the national one), and the elements the
+    service reads, each the one at its fixed place under the root."""
+
+    root: etree._Element
+    namespace: str | None
+    data: etree._Element  # HDon/DLHDon, what the seller signs
+    data_id: str  # its Id attribute
+    seller_signature: etree._Element | None  # HDon/DSCKS/NBan/ds:Signature
+    has_code: bool  # HDon/MCCQT is present (a seller never sends one)
+
+    def tag(self, name: str) -> str:
+        return f"{{{self.namespace}}}{name}" if self.namespace else name
+
+
+def parse_hdon(body: bytes) -> HDonDocument:
+    """The invoice, or MalformedXml naming what is wrong (`field`: an XPath-like path)."""
+    if len(body) > MAX_BYTES:
+        raise MalformedXml(f"an invoice is at most {MAX_BYTES} bytes", field="/HDon")
+    if b"<!DOCTYPE" in body:  # before libxml2 reads a byte of it (UTF-8 is the format's)
+        raise MalformedXml("a DOCTYPE is not allowed (no DTDs, no entities)")
+    try:
+        tree = etree.fromstring(body, _PARSER).getroottree()
+    except etree.XMLSyntaxError as error:
+        raise MalformedXml(f"not well-formed XML: {error.msg}") from error
+    info: Any = tree.docinfo  # lxml-stubs lack `doctype`
+    if info.doctype or info.internalDTD is not None:
+        raise MalformedXml("a DOCTYPE is not allowed (no DTDs, no entities)")
+    root = tree.getroot()
+    _check_depth(root)
+    namespace = etree.QName(root).namespace
+    if etree.QName(root).localname != "HDon" or namespace not in (None, NAMESPACE):
+        raise MalformedXml(
+            f"the root element must be HDon, with no namespace or {NAMESPACE}", field="/HDon"
+        )
+    document = _Elements(root, namespace)
+    data = document.only(root, "DLHDon", "/HDon/DLHDon")
+    data_id = data.get("Id")
+    if not data_id:
+        raise MalformedXml("DLHDon needs an Id attribute", field="/HDon/DLHDon/@Id")
+    signatures = document.optional(root, "DSCKS", "/HDon/DSCKS")
+    seller = (
+        document.optional(signatures, "NBan", "/HDon/DSCKS/NBan")
+        if signatures is not None
+        else None
+    )
+    seller_signature = None
+    if seller is not None:
+        found = [child for child in seller if child.tag == f"{{{DSIG}}}Signature"]
+        if len(found) > 1:
+            raise MalformedXml("one seller signature", field="/HDon/DSCKS/NBan")
+        seller_signature = found[0] if found else None
+    return HDonDocument(
+        root=root,
+        namespace=namespace,
+        data=data,
+        data_id=data_id,
+        seller_signature=seller_signature,
+        has_code=document.optional(root, "MCCQT", "/HDon/MCCQT") is not None,
+    )
+
+
+def _check_depth(root: etree._Element) -> None:
+    for element in root.iter():
+        depth = sum(1 for _ in element.iterancestors())
+        if depth >= MAX_DEPTH:
+            raise MalformedXml(f"elements nest at most {MAX_DEPTH} deep")
+
+
+@dataclass(frozen=True)
+class _Elements:
+    root: etree._Element
+    namespace: str | None
+
+    def children(self, parent: etree._Element, name: str) -> list[etree._Element]:
+        tag = f"{{{self.namespace}}}{name}" if self.namespace else name
+        return [child for child in parent if child.tag == tag]
+
+    def optional(self, parent: etree._Element, name: str, path: str) -> etree._Element | None:
+        found = self.children(parent, name)
+        if len(found) > 1:
+            raise MalformedXml(f"{name} appears {len(found)} times", field=path)
+        return found[0] if found else None
+
+    def only(self, parent: etree._Element, name: str, path: str) -> etree._Element:
+        found = self.optional(parent, name, path)
+        if found is None:
+            raise MalformedXml(f"{name} is required", field=path)
+        return found

@@ -1,0 +1,153 @@
+"""The seller's XML Signature of an HDon (pure): RSA and ECDSA, both canonicalisations and
+namespaces verify; tampering, unknown or expired certificates and wrapping attempts do not."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+from lxml import etree
+
+from einvoice.error_codes import ErrorCode
+from einvoice.hdon.parse import DSIG, NAMESPACE, parse_hdon
+from signing.xml_signature import VerifiedXml, verify_seller_xml_signature
+from tests.einvoice.hdon.support import (
+    ISSUED,
+    TAX_CODE,
+    certificate,
+    private_key,
+    registered,
+    signed,
+)
+
+NOW = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
+
+
+def _verify(body: bytes, certificates: dict, issued: dt.date = ISSUED) -> object:  # type: ignore[type-arg]
+    return verify_seller_xml_signature(
+        parse_hdon(body),
+        seller_tax_code=TAX_CODE,
+        issued=issued,
+        certificates=certificates,
+        now=NOW,
+    )
+
+
+def _code(outcome: object) -> ErrorCode:
+    assert isinstance(outcome, list), outcome
+    return outcome[0].code
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+@pytest.mark.parametrize("namespace", [None, NAMESPACE])
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_a_seller_signature_verifies(kind: str, namespace: str | None, exclusive: bool) -> None:
+    key = private_key(kind)
+    cert = certificate(key)
+    root = signed(key, cert, namespace=namespace, data_id="Id-22884", exclusive=exclusive)
+
+    outcome = _verify(etree.tostring(root), registered(cert))
+
+    assert isinstance(outcome, VerifiedXml)
+    assert outcome.kid == "cert-1"
+    assert len(outcome.invoice_hash) == 64
+
+
+def test_the_hash_is_the_digest_of_the_signed_data_and_ignores_the_rest() -> None:
+    key = private_key("ec")
+    cert = certificate(key)
+    root = signed(key, cert)
+    first = _verify(etree.tostring(root), registered(cert))
+    etree.SubElement(root, "DLQRCode").text = "outside the signed data"
+
+    second = _verify(etree.tostring(root), registered(cert))
+
+    assert isinstance(first, VerifiedXml)
+    assert isinstance(second, VerifiedXml)
+    assert first.invoice_hash == second.invoice_hash
+
+
+def test_content_changed_after_signing_is_refused() -> None:
+    key = private_key("rsa")
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert)).replace(b"<TgTTTBSo>", b"<TgTTTBSo>1")
+
+    assert _code(_verify(body, registered(cert))) == ErrorCode.SIGNATURE_INVALID
+
+
+def test_an_unregistered_certificate_or_another_sellers_is_refused() -> None:
+    key = private_key("ec")
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert))
+    other = certificate(private_key("ec"))
+
+    assert _code(_verify(body, registered(other))) == ErrorCode.SIGNATURE_CERTIFICATE_UNKNOWN
+
+
+def test_a_certificate_not_valid_on_the_issue_date_is_refused() -> None:
+    key = private_key("ec")
+    cert = certificate(
+        key,
+        valid_from=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        valid_to=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    )
+    body = etree.tostring(signed(key, cert))
+
+    assert _code(_verify(body, registered(cert))) == ErrorCode.SIGNATURE_CERTIFICATE_EXPIRED
+
+
+def test_a_signature_by_another_key_under_a_registered_certificate_is_refused() -> None:
+    key = private_key("ec")
+    cert = certificate(key)
+    impostor = private_key("ec")
+    body = etree.tostring(signed(impostor, cert))  # KeyInfo names the registered certificate
+
+    assert _code(_verify(body, registered(cert))) == ErrorCode.SIGNATURE_INVALID
+
+
+def test_wrapping_a_signed_copy_elsewhere_is_refused() -> None:
+    """The classic wrapping attack: the signed DLHDon hidden elsewhere with the same Id, a new
+    DLHDon in its place. The Id must belong to the DLHDon the service reads, and to it alone."""
+    key = private_key("rsa")
+    cert = certificate(key)
+    root = signed(key, cert)
+    original = root.find("DLHDon")
+    assert original is not None
+    hidden = etree.SubElement(root.find("DSCKS/NBan"), "Object")  # type: ignore[arg-type]
+    hidden.append(copy.deepcopy(original))
+    total = original.find("NDHDon/TToan/TgTTTBSo")
+    assert total is not None
+    total.text = "1"
+
+    assert (
+        _code(_verify(etree.tostring(root), registered(cert))) == ErrorCode.XML_SIGNATURE_MALFORMED
+    )
+
+
+def test_a_reference_to_anything_but_the_dlhdon_is_refused() -> None:
+    key = private_key("rsa")
+    cert = certificate(key)
+    root = signed(key, cert)
+    reference = root.find(
+        f"DSCKS/NBan/{{{DSIG}}}Signature/{{{DSIG}}}SignedInfo/{{{DSIG}}}Reference"
+    )
+    assert reference is not None
+    reference.set("URI", "")  # the whole document
+
+    assert (
+        _code(_verify(etree.tostring(root), registered(cert))) == ErrorCode.XML_SIGNATURE_MALFORMED
+    )
+
+
+def test_a_missing_signature_names_its_place() -> None:
+    from einvoice.hdon.fields import hdon_of
+    from tests.einvoice.hdon.support import invoice
+
+    outcome = _verify(etree.tostring(hdon_of(invoice())), {})
+
+    assert isinstance(outcome, list)
+    assert (outcome[0].code, outcome[0].field) == (
+        ErrorCode.XML_SIGNATURE_MALFORMED,
+        "/HDon/DSCKS/NBan",
+    )
