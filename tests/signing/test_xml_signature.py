@@ -10,8 +10,9 @@ import pytest
 from lxml import etree
 
 from einvoice.error_codes import ErrorCode
+from einvoice.errors import ErrorDetail
 from einvoice.hdon.parse import DSIG, NAMESPACE, parse_hdon
-from signing.xml_signature import VerifiedXml, verify_seller_xml_signature
+from signing.xml_signature import SellerCertificate, VerifiedXml, verify_seller_xml_signature
 from tests.einvoice.hdon.support import (
     ISSUED,
     TAX_CODE,
@@ -24,7 +25,9 @@ from tests.einvoice.hdon.support import (
 NOW = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
 
 
-def _verify(body: bytes, certificates: dict, issued: dt.date = ISSUED) -> object:  # type: ignore[type-arg]
+def _verify(
+    body: bytes, certificates: dict[str, SellerCertificate], issued: dt.date = ISSUED
+) -> VerifiedXml | list[ErrorDetail]:
     return verify_seller_xml_signature(
         parse_hdon(body),
         seller_tax_code=TAX_CODE,
@@ -34,7 +37,7 @@ def _verify(body: bytes, certificates: dict, issued: dt.date = ISSUED) -> object
     )
 
 
-def _code(outcome: object) -> ErrorCode:
+def _code(outcome: VerifiedXml | list[ErrorDetail]) -> ErrorCode:
     assert isinstance(outcome, list), outcome
     return outcome[0].code
 
