@@ -8,8 +8,11 @@ is an admin action recorded in `admin_actions`, success or failure (einvoice/reg
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,7 +43,14 @@ class TaxpayerChange(_Body):
 
 class NewKey(_Body):
     kid: str = Field(max_length=200)
-    public_key: str | dict[str, Any] = Field(description="PEM text, or a JWK (object or JSON text)")
+    # One of the two: a public key, or an X.509 certificate (for XML invoices; its key also
+    # verifies the seller's JWS).
+    public_key: str | dict[str, Any] | None = Field(
+        default=None, description="PEM text, or a JWK (object or JSON text)"
+    )
+    certificate: str | None = Field(
+        default=None, max_length=16_384, description="PEM X.509 certificate of the seller"
+    )
     algorithm: Literal["RS256", "PS256", "ES256", "EdDSA"] | None = None
     valid_from: dt.datetime | None = None
     valid_to: dt.datetime | None = None
@@ -71,7 +81,16 @@ def _key(row: SellerKeyRow) -> dict[str, Any]:
         "valid_from": row.valid_from.isoformat(),
         "valid_to": row.valid_to.isoformat() if row.valid_to else None,
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "certificate": _pem(row.certificate) if row.certificate else None,
+        "certificate_sha256": hashlib.sha256(row.certificate).hexdigest()
+        if row.certificate
+        else None,
     }
+
+
+def _pem(der: bytes) -> str:
+    certificate = x509.load_der_x509_certificate(der)
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _client(row: ClientRow) -> dict[str, Any]:
@@ -118,6 +137,7 @@ async def add_key(tax_code: str, body: NewKey, who: AdminDep, clients: ClientsDe
             tax_code,
             body.kid,
             body.public_key,
+            certificate=body.certificate,
             algorithm=body.algorithm,
             valid_from=body.valid_from,
             valid_to=body.valid_to,

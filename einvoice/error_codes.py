@@ -362,6 +362,16 @@ class ErrorCode(StrEnum):
         "The taxpayer has a key with this kid already; kids are never reused.",
     )
     KEY_NOT_FOUND = "KEY_NOT_FOUND", 404, "The taxpayer has no key with this kid."
+    CERTIFICATE_MALFORMED = (
+        "CERTIFICATE_MALFORMED",
+        422,
+        "Not a PEM X.509 certificate, or both or neither of `public_key` and `certificate`.",
+    )
+    CERTIFICATE_EXISTS = (
+        "CERTIFICATE_EXISTS",
+        409,
+        "The taxpayer has this certificate registered already (under another kid).",
+    )
     KEY_MALFORMED = "KEY_MALFORMED", 422, "Not a PEM public key or a JWK."
     KEY_TOO_WEAK = "KEY_TOO_WEAK", 422, "RSA below 2048 bits."
     KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED", 422, "Not RSA, P-256 or Ed25519."

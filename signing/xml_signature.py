@@ -63,6 +63,9 @@ class SellerCertificate:
     tax_code: str
     certificate: x509.Certificate
     revoked_at: dt.datetime | None = None
+    # The registry's window, within the certificate's own validity (None: the certificate's).
+    valid_from: dt.datetime | None = None
+    valid_to: dt.datetime | None = None
     fingerprint: str = field(init=False)
     # libxmlsec1's key, loaded once per certificate (about 50 us a load).
     key: xmlsec.Key = field(init=False, repr=False, compare=False)
@@ -76,10 +79,15 @@ class SellerCertificate:
         )
 
     def valid_on(self, day: dt.date) -> bool:
-        """Whether the certificate was valid at some moment of `day` in Vietnam."""
-        starts = self.certificate.not_valid_before_utc.astimezone(VIETNAM).date()
-        ends = self.certificate.not_valid_after_utc.astimezone(VIETNAM).date()
-        return starts <= day <= ends
+        """Whether the certificate, and its registration, were valid at some moment of `day` in
+        Vietnam."""
+        starts = self.certificate.not_valid_before_utc
+        if self.valid_from is not None:
+            starts = max(starts, self.valid_from)
+        ends = self.certificate.not_valid_after_utc
+        if self.valid_to is not None:
+            ends = min(ends, self.valid_to)
+        return starts.astimezone(VIETNAM).date() <= day <= ends.astimezone(VIETNAM).date()
 
 
 @dataclass(frozen=True)

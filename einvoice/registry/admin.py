@@ -19,13 +19,13 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import Conflict, InvalidRequest, NotFound, ServiceError, Unprocessable
 from einvoice.invoice.taxcode import tax_code_error
 from einvoice.registry.api_keys import new_api_key
-from einvoice.registry.public_keys import parse_public_key
+from einvoice.registry.public_keys import parse_certificate, parse_public_key
 from storage.errors import ConstraintViolated, RecordExists, RecordMissing, StorageError
 from storage.postgres.registry import ClientRow, Registry, SellerKeyRow, TaxpayerRow
 
@@ -161,12 +161,15 @@ async def add_key(
     registry: Registry,
     tax_code: str,
     kid: str,
-    public_key: str | dict[str, Any],
+    public_key: str | dict[str, Any] | None,
     *,
+    certificate: str | None = None,
     algorithm: str | None = None,
     valid_from: dt.datetime | None = None,
     valid_to: dt.datetime | None = None,
 ) -> SellerKeyRow:
+    """A key from `public_key` (PEM or JWK) or from `certificate` (PEM X.509: its key, kept with
+    its bytes for XML signatures, valid within the certificate's own validity)."""
     check_tax_code(tax_code)
     check_kid(kid)
     for name, moment in (("valid_from", valid_from), ("valid_to", valid_to)):
@@ -174,9 +177,30 @@ async def add_key(
             raise Unprocessable(
                 "give a time zone, e.g. +07:00", code=ErrorCode.INVALID_FIELD, field=f"/{name}"
             )
-    parsed = parse_public_key(public_key, algorithm)
+    if (public_key is None) == (certificate is None):
+        raise Unprocessable(
+            "give either public_key or certificate",
+            code=ErrorCode.CERTIFICATE_MALFORMED,
+            field="/certificate",
+        )
+    if certificate is None:
+        parsed = parse_public_key(cast(str | dict[str, Any], public_key), algorithm)
+        return await _mapped(
+            registry.add_key(tax_code, kid, parsed.algorithm, parsed.jwk, valid_from, valid_to)
+        )
+    cert = parse_certificate(certificate)
+    if algorithm is not None and algorithm != cert.key.algorithm:
+        raise Unprocessable(
+            f"this certificate's key signs with {cert.key.algorithm}",
+            code=ErrorCode.KEY_ALGORITHM_MISMATCH,
+            field="/algorithm",
+        )
+    starts = max(valid_from, cert.not_before) if valid_from else cert.not_before
+    ends = min(valid_to, cert.not_after) if valid_to else cert.not_after
     return await _mapped(
-        registry.add_key(tax_code, kid, parsed.algorithm, parsed.jwk, valid_from, valid_to)
+        registry.add_key(
+            tax_code, kid, cert.key.algorithm, cert.key.jwk, starts, ends, certificate=cert.der
+        )
     )
 
 
@@ -259,6 +283,12 @@ def _service_error(error: StorageError) -> ServiceError | None:
                 f"taxpayer {tax_code} is registered already",
                 code=ErrorCode.TAXPAYER_EXISTS,
                 field="/tax_code",
+            )
+        case RecordExists(entity="seller_certificate", key=(tax_code,)):
+            return Conflict(
+                f"taxpayer {tax_code} has this certificate registered already",
+                code=ErrorCode.CERTIFICATE_EXISTS,
+                field="/certificate",
             )
         case RecordExists(entity="seller_key", key=(tax_code, kid)):
             return Conflict(

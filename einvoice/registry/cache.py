@@ -43,13 +43,15 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from cryptography import x509
 from prometheus_client import Counter
 
 from einvoice.registry.public_keys import load_public_jwk
 from signing.seller import SellerKey
+from signing.xml_signature import SellerCertificate
 from storage.postgres.pool import UNAVAILABLE
 from storage.postgres.registry import Registry
 
@@ -69,6 +71,8 @@ class Seller:
     status: str
     keys: dict[str, SellerKey]
     month_buckets: int = 1
+    # Keys registered as X.509 certificates, by the SHA-256 of their DER bytes (XML invoices).
+    certificates: dict[str, SellerCertificate] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -264,6 +268,7 @@ class RegistryCache:
         taxpayer = await self.registry.taxpayer(tax_code)
         if taxpayer is None:
             return None
+        rows = await self.registry.keys_of(tax_code)
         keys = {
             row.kid: SellerKey(
                 kid=row.kid,
@@ -274,10 +279,27 @@ class RegistryCache:
                 valid_to=row.valid_to,
                 revoked_at=row.revoked_at,
             )
-            for row in await self.registry.keys_of(tax_code)
+            for row in rows
         }
+        certificates = [
+            SellerCertificate(
+                kid=row.kid,
+                tax_code=row.tax_code,
+                certificate=x509.load_der_x509_certificate(row.certificate),
+                revoked_at=row.revoked_at,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+            )
+            for row in rows
+            if row.certificate is not None
+        ]
         return Seller(
-            taxpayer.tax_code, taxpayer.name, taxpayer.status, keys, taxpayer.month_buckets
+            taxpayer.tax_code,
+            taxpayer.name,
+            taxpayer.status,
+            keys,
+            taxpayer.month_buckets,
+            {certificate.fingerprint: certificate for certificate in certificates},
         )
 
     async def _load_client(self, client_id: uuid.UUID) -> Client | None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -127,3 +129,41 @@ def _int(text: Any) -> int:
         return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
     except binascii.Error as error:
         raise ValueError("not base64url") from error
+
+
+@dataclass(frozen=True)
+class ParsedCertificate:
+    """A seller's X.509 certificate: its key as any registered key, and its own bytes."""
+
+    key: ParsedKey
+    der: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+
+def parse_certificate(pem: str, *, field: str = "/certificate") -> ParsedCertificate:
+    """Check a submitted certificate (PEM). Its key must be RSA of at least 2048 bits or P-256,
+    the two the national XML's signatures use; self-signed is accepted (a CA chain check is the
+    extension point, docs/registry.md)."""
+    if "PRIVATE KEY" in pem:
+        raise _error(
+            ErrorCode.KEY_PRIVATE_MATERIAL,
+            "send the certificate only, never the private key",
+            field,
+        )
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError as error:
+        raise _error(
+            ErrorCode.CERTIFICATE_MALFORMED, "not a PEM X.509 certificate", field
+        ) from error
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "certificates of RSA or P-256 keys", field)
+    algorithm = _algorithm(public_key, None, field)  # RS256 or ES256 (P-256 only), size checked
+    return ParsedCertificate(
+        key=ParsedKey(algorithm, public_key, jws.public_jwk(public_key)),
+        der=certificate.public_bytes(serialization.Encoding.DER),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+    )

@@ -9,6 +9,7 @@ driver exception for a foreseeable case; the registry service maps those to the 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ class SellerKeyRow:
     valid_from: dt.datetime
     valid_to: dt.datetime | None
     revoked_at: dt.datetime | None
+    certificate: bytes | None = None  # DER, when the key was registered as a certificate
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class ClientRow:
 
 
 _TAXPAYER_COLUMNS = "tax_code, name, status, registered_at, month_buckets"
-_KEY_COLUMNS = "tax_code, kid, algorithm, public_jwk, valid_from, valid_to, revoked_at"
+_KEY_COLUMNS = "tax_code, kid, algorithm, public_jwk, valid_from, valid_to, revoked_at, certificate"
 _CLIENT_COLUMNS = "id, role, tax_code, secret_hash, rate_limit_class, created_at, revoked_at"
 
 
@@ -116,11 +118,15 @@ class Registry:
         public_jwk: dict[str, str],
         valid_from: dt.datetime | None,
         valid_to: dt.datetime | None,
+        certificate: bytes | None = None,
     ) -> SellerKeyRow:
+        """`certificate`: DER bytes, kept with their SHA-256 (one certificate per seller)."""
+        fingerprint = hashlib.sha256(certificate).digest() if certificate is not None else None
         try:
             row = await self.pool.fetchrow(
                 "INSERT INTO seller_keys (tax_code, kid, algorithm, public_jwk, valid_from, "
-                "valid_to) VALUES ($1, $2, $3, $4::jsonb, coalesce($5, now()), $6) "
+                "valid_to, certificate, certificate_sha256) "
+                "VALUES ($1, $2, $3, $4::jsonb, coalesce($5, now()), $6, $7, $8) "
                 f"RETURNING {_KEY_COLUMNS}",
                 tax_code,
                 kid,
@@ -128,10 +134,14 @@ class Registry:
                 orjson.dumps(public_jwk).decode(),
                 valid_from,
                 valid_to,
+                certificate,
+                fingerprint,
             )
         except asyncpg.ForeignKeyViolationError as error:
             raise RecordMissing("taxpayer", tax_code) from error
         except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == "seller_keys_by_certificate":
+                raise RecordExists("seller_certificate", tax_code) from error
             raise RecordExists("seller_key", tax_code, kid) from error
         except asyncpg.CheckViolationError as error:
             raise ConstraintViolated("seller_key", error.constraint_name or "check") from error

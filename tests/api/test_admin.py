@@ -263,3 +263,47 @@ async def test_a_taxpayer_change_needs_something_to_change(as_admin: httpx.Async
     assert _codes(empty) == ["FIELD_REQUIRED"]
     assert buckets.json()["month_buckets"] == 8
     assert buckets.json()["status"] == "active"
+
+
+async def test_a_certificate_is_registered_as_a_key_and_read_back(
+    settings: Settings, as_admin: httpx.AsyncClient
+) -> None:
+    from cryptography.hazmat.primitives import serialization as encoding
+
+    from einvoice.registry.cache import RegistryCache
+    from tests.einvoice.hdon.support import certificate as make_certificate
+    from tests.einvoice.hdon.support import private_key as make_private_key
+
+    tax_code = fresh_tax_code()
+    await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "E"})
+    seller_key = make_private_key("rsa")
+    cert = make_certificate(seller_key)
+    pem = cert.public_bytes(encoding.Encoding.PEM).decode()
+    url = f"/v1/admin/taxpayers/{tax_code}/keys"
+
+    added = await as_admin.post(url, json={"kid": "cert-2026", "certificate": pem})
+    again = await as_admin.post(url, json={"kid": "cert-again", "certificate": pem})
+    neither = await as_admin.post(url, json={"kid": "k"})
+    both = await as_admin.post(url, json={"kid": "k", "certificate": pem, "public_key": pem})
+    garbage = await as_admin.post(url, json={"kid": "k", "certificate": "-----BEGIN CERT"})
+
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert body["algorithm"] == "RS256"
+    assert body["certificate"] == pem
+    assert body["valid_from"] == cert.not_valid_before_utc.isoformat()
+    assert body["valid_to"] == cert.not_valid_after_utc.isoformat()
+    assert (again.status_code, _codes(again)) == (409, ["CERTIFICATE_EXISTS"])
+    for refused in (neither, both, garbage):
+        assert (refused.status_code, _codes(refused)) == (422, ["CERTIFICATE_MALFORMED"])
+
+    pool = await create_pool(settings)
+    try:
+        seller = await RegistryCache(Registry(pool)).seller(tax_code)
+    finally:
+        await pool.close()
+    assert seller is not None
+    (registered,) = seller.certificates.values()
+    assert registered.fingerprint == body["certificate_sha256"]
+    assert registered.kid == "cert-2026"
+    assert "cert-2026" in seller.keys  # the same key verifies the seller's JWS too
