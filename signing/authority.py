@@ -8,6 +8,9 @@ authority keys may be loaded: one signs, retired ones stay published so old toke
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 from einvoice_core import TokenSigner
 
 from signing import jws
@@ -72,6 +77,9 @@ class AuthorityKey:
     private_key: jws.PrivateKey
     # The token header, encoded once: it is the same for every token this key signs.
     header_b64: bytes
+    # The X.509 certificate of its public key: in the JWKS (`x5c`) and in the KeyInfo of the
+    # authority's XML signatures, so one key serves tokens and XML.
+    certificate: x509.Certificate
 
     def __repr__(self) -> str:  # never print key material
         return f"AuthorityKey(kid={self.kid!r}, alg={self.alg!r})"
@@ -100,7 +108,13 @@ class AuthorityKeyRing:
             private_key = serialization.load_pem_private_key(pem, password=None)
             alg = _signing_algorithm(private_key)
             header = orjson.dumps({"alg": alg, "kid": kid, "typ": "JWT"})
-            keys[kid] = AuthorityKey(kid, alg, private_key, jws.b64url_encode(header))  # type: ignore[arg-type]
+            keys[kid] = AuthorityKey(
+                kid,
+                alg,
+                private_key,  # type: ignore[arg-type]
+                jws.b64url_encode(header),
+                authority_certificate(kid, private_key),  # type: ignore[arg-type]
+            )
         return cls(keys, active_kid)
 
     def __repr__(self) -> str:
@@ -132,7 +146,7 @@ class AuthorityKeyRing:
             return None
         return claims if isinstance(claims, dict) else None
 
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The JWK Set (RFC 7517) of every key, active and retired: public parts only."""
         return {"keys": [_public_jwk(key) for key in self.keys.values()]}
 
@@ -153,6 +167,45 @@ def _signing_algorithm(key: object) -> str:
     raise ValueError("authority keys are P-256 (ES256), Ed25519 (EdDSA) or RSA >= 2048 (PS256)")
 
 
-def _public_jwk(key: AuthorityKey) -> dict[str, str]:
+def _public_jwk(key: AuthorityKey) -> dict[str, Any]:
     public = key.private_key.public_key()
-    return {"kid": key.kid, "alg": key.alg, "use": "sig", **jws.public_jwk(public)}
+    der = key.certificate.public_bytes(serialization.Encoding.DER)
+    x5c = [base64.b64encode(der).decode()]  # RFC 7517 4.7: standard base64, not base64url
+    return {"kid": key.kid, "alg": key.alg, "use": "sig", **jws.public_jwk(public), "x5c": x5c}
+
+
+# Fixed, so that every process derives the same certificate from the same key (the validity of
+# the authority's key is its presence in the key folder, docs/signing.md).
+_CERTIFICATE_NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+_CERTIFICATE_NOT_AFTER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def authority_certificate(kid: str, private_key: jws.PrivateKey) -> x509.Certificate:
+    """The authority key's self-signed certificate, the same bytes in every process: its serial
+    comes from the public key, its dates are fixed and ECDSA signs deterministically (RFC 6979;
+    Ed25519 and RSA PKCS#1 v1.5 are deterministic already). A certificate from a CA is the
+    extension point: it would be loaded beside the key instead."""
+    public_der = private_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    serial = int.from_bytes(hashlib.sha256(public_der).digest()[:16], "big") >> 1
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "e-invoice authentication service"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"authority key {kid}"),
+        ]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(serial or 1)
+        .not_valid_before(_CERTIFICATE_NOT_BEFORE)
+        .not_valid_after(_CERTIFICATE_NOT_AFTER)
+    )
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return builder.sign(private_key, None)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return builder.sign(private_key, hashes.SHA256(), ecdsa_deterministic=True)
+    return builder.sign(private_key, hashes.SHA256())

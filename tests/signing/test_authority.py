@@ -7,6 +7,7 @@ import re
 
 import orjson
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwcrypto import jwk, jwt
@@ -85,8 +86,20 @@ def test_the_jwks_holds_public_parts_only() -> None:
 
     (published,) = keys.jwks()["keys"]
 
-    assert set(published) == {"kid", "alg", "use", "kty", "crv", "x", "y"}
+    assert set(published) == {"kid", "alg", "use", "kty", "crv", "x", "y", "x5c"}
     assert "d" not in published
+
+
+def test_the_jwks_carries_the_keys_certificate_the_same_in_every_process() -> None:
+    pem = generate_private_key_pem()  # one key file, loaded by two processes
+    first, second = (AuthorityKeyRing.from_pems({"cqt-1": pem}, "cqt-1") for _ in range(2))
+
+    (published,) = first.jwks()["keys"]
+    certificate = x509.load_der_x509_certificate(base64.b64decode(published["x5c"][0]))
+
+    assert published == second.jwks()["keys"][0]
+    assert certificate.public_key() == first.active.private_key.public_key()
+    certificate.verify_directly_issued_by(certificate)  # self-signed, and its signature holds
 
 
 def test_an_ed25519_authority_key_signs_eddsa_tokens() -> None:
