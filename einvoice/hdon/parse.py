@@ -23,7 +23,7 @@ MAX_DEPTH = 16  # HDon/DLHDon/NDHDon/TToan/THTTLTSuat/LTSuat/TSuat is 7 deep
 NAMESPACE = "http://hoadondientu.gdt.gov.vn/2020/01/nd123"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 
-_PARSER = etree.XMLParser(
+PARSER = etree.XMLParser(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -49,6 +49,9 @@ class HDonDocument:
     data_id: str  # its Id attribute
     seller_signature: etree._Element | None  # HDon/DSCKS/NBan/ds:Signature
     has_code: bool  # HDon/MCCQT is present (a seller never sends one)
+    # DSCKS/CQT holds anything (elements, attributes, text): the authority's place, which a seller
+    # leaves out or sends empty.
+    authority_signed: bool = False
 
     def tag(self, name: str) -> str:
         return f"{{{self.namespace}}}{name}" if self.namespace else name
@@ -61,7 +64,7 @@ def parse_hdon(body: bytes) -> HDonDocument:
     if b"<!DOCTYPE" in body:  # before libxml2 reads a byte of it (UTF-8 is the format's)
         raise MalformedXml("a DOCTYPE is not allowed (no DTDs, no entities)")
     try:
-        tree = etree.fromstring(body, _PARSER).getroottree()
+        tree = etree.fromstring(body, PARSER).getroottree()
     except etree.XMLSyntaxError as error:
         raise MalformedXml(f"not well-formed XML: {error.msg}") from error
     info: Any = tree.docinfo  # lxml-stubs lack `doctype`
@@ -85,6 +88,9 @@ def parse_hdon(body: bytes) -> HDonDocument:
         if signatures is not None
         else None
     )
+    authority = (
+        document.optional(signatures, "CQT", "/HDon/DSCKS/CQT") if signatures is not None else None
+    )
     seller_signature = None
     if seller is not None:
         found = [child for child in seller if child.tag == f"{{{DSIG}}}Signature"]
@@ -98,6 +104,8 @@ def parse_hdon(body: bytes) -> HDonDocument:
         data_id=data_id,
         seller_signature=seller_signature,
         has_code=document.optional(root, "MCCQT", "/HDon/MCCQT") is not None,
+        authority_signed=authority is not None
+        and (len(authority) > 0 or bool(authority.attrib) or bool((authority.text or "").strip())),
     )
 
 

@@ -62,3 +62,14 @@ def test_size_depth_and_shape_limits() -> None:
     two = b'<HDon><DLHDon Id="a"/><DLHDon Id="b"/></HDon>'
     assert _refused(two).details[0].field == "/HDon/DLHDon"
     assert "well-formed" in str(_refused(b"<HDon><DLHDon>"))
+
+
+def test_a_code_or_an_authority_signature_sent_by_a_seller_is_noticed() -> None:
+    body = etree.tostring(hdon_of(invoice()))
+    with_code = body.replace(b"<DSCKS>", b"<MCCQT>00AB</MCCQT><DSCKS>")
+    with_authority = body.replace(b"<NBan/>", b'<NBan/><CQT a="x>y"/>')
+    placeholder = body.replace(b"<NBan/>", b"<NBan/><CQT/>")
+
+    assert parse_hdon(with_code).has_code
+    assert parse_hdon(with_authority).authority_signed
+    assert not parse_hdon(placeholder).authority_signed

@@ -1,0 +1,119 @@
+"""The authority's answer to an XML invoice: the received `HDon`, byte for byte, with `MCCQT` (the
+code, with an Id) added before `DSCKS`, and the authority's XML Signature in `DSCKS/CQT` over
+DLHDon and MCCQT, KeyInfo carrying the authority's certificate (the JWKS's `x5c`).
+
+The received bytes are never re-serialised: DLHDon and the seller's signature stay exactly as
+sent (a parser and serialiser would normalise empty elements, character references, quotes).
+The new parts are spliced in at byte offsets found by expat, which reports where each tag begins
+(the document has already passed the hardened parse: no DOCTYPE, so expat meets no entities).
+The signature is made on a tree parsed from the spliced bytes, then its bytes are spliced in too:
+exclusive C14N makes SignedInfo's canonical form independent of where it sits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.parsers import expat
+
+from lxml import etree
+
+from einvoice.hdon.parse import PARSER, HDonDocument, MalformedXml
+from signing.authority import AuthorityKey
+from signing.xml_signature import authority_signature
+
+
+@dataclass(frozen=True)
+class _Offsets:
+    signatures_start: int  # where `<DSCKS` begins
+    signatures_end: int  # where `</DSCKS>` begins
+    authority: tuple[int, int] | None  # an empty DSCKS/CQT sent as a placeholder: its bytes
+
+
+def coded_hdon(body: bytes, document: HDonDocument, code: str, key: AuthorityKey) -> bytes:
+    """The answer: `body` with the MCCQT and the authority's signature (`key`: ES256 or RSA)."""
+    prefix = f"{document.data.prefix}:" if document.data.prefix else ""
+    code_id = _free_id(document, f"MCCQT-{code}")
+    offsets = _offsets(body, prefix)
+    code_element = f'<{prefix}MCCQT Id="{code_id}">{code}</{prefix}MCCQT>'.encode()
+    placeholder_open, placeholder_close = f"<{prefix}CQT>".encode(), f"</{prefix}CQT>".encode()
+    if offsets.authority is not None:  # replace the seller's empty placeholder
+        start, end = offsets.authority
+    else:
+        start = end = offsets.signatures_end
+    before_signatures = body[: offsets.signatures_start]
+    signatures_head = body[offsets.signatures_start : start]
+    spliced = (
+        before_signatures
+        + code_element
+        + signatures_head
+        + placeholder_open
+        + placeholder_close
+        + body[end:]
+    )
+    inside = (
+        len(before_signatures) + len(code_element) + len(signatures_head) + len(placeholder_open)
+    )
+    root = etree.fromstring(spliced, PARSER)
+    place = root.find(f"{document.tag('DSCKS')}/{document.tag('CQT')}")
+    assert place is not None  # spliced above
+    signature = authority_signature(
+        root,
+        place,
+        [document.data_id, code_id],
+        key.private_key,  # type: ignore[arg-type]  # ES256 or RSA: checked at start-up
+        key.certificate,
+    )
+    return spliced[:inside] + signature + spliced[inside:]
+
+
+def _free_id(document: HDonDocument, wanted: str) -> str:
+    taken = {element.get("Id") for element in document.root.iter() if isinstance(element.tag, str)}
+    candidate, counter = wanted, 1
+    while candidate in taken:
+        counter += 1
+        candidate = f"{wanted}-{counter}"
+    return candidate
+
+
+def _offsets(body: bytes, prefix: str) -> _Offsets:
+    parser = expat.ParserCreate()
+    depth = 0
+    found: dict[str, int] = {}
+    authority_start: int | None = None
+    authority: tuple[int, int] | None = None
+    signatures, cqt = f"{prefix}DSCKS", f"{prefix}CQT"
+
+    def start(name: str, _attributes: object) -> None:
+        nonlocal depth, authority_start
+        depth += 1
+        if depth == 2 and name == signatures:
+            found["start"] = parser.CurrentByteIndex
+        elif depth == 3 and name == cqt and "start" in found and "end" not in found:
+            authority_start = parser.CurrentByteIndex
+
+    def end(name: str) -> None:
+        nonlocal depth, authority
+        if depth == 2 and name == signatures:
+            found["end"] = parser.CurrentByteIndex
+        elif depth == 3 and name == cqt and authority_start is not None and authority is None:
+            opening_end = _after_tag(body, authority_start)
+            if body[opening_end - 2 : opening_end] == b"/>":  # `<CQT/>`: one tag
+                authority = (authority_start, opening_end)
+            else:
+                authority = (authority_start, _after_tag(body, parser.CurrentByteIndex))
+        depth -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.Parse(body, True)
+    if "start" not in found or "end" not in found:
+        raise MalformedXml("DSCKS, with the seller's signature, is required", field="/HDon/DSCKS")
+    if found["end"] == found["start"]:  # `<DSCKS/>`: the seller's signature cannot be in it
+        raise MalformedXml("DSCKS holds the seller's signature", field="/HDon/DSCKS")
+    return _Offsets(found["start"], found["end"], authority)
+
+
+def _after_tag(body: bytes, tag_start: int) -> int:
+    """The offset just after the tag that begins at `tag_start` (no `>` inside a tag's
+    attribute values here: CQT, as the seller may send it, has none)."""
+    return body.index(b">", tag_start) + 1

@@ -1,0 +1,101 @@
+"""The authority's answer to an XML invoice (pure): the received bytes kept, the MCCQT and the
+authority's signature added, and both signatures verifying in the answer."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import xmlsec
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from einvoice.hdon.answer import coded_hdon
+from einvoice.hdon.parse import DSIG, NAMESPACE, parse_hdon
+from signing.authority import AuthorityKey, AuthorityKeyRing, generate_private_key_pem
+from signing.xml_signature import VerifiedXml, verify_seller_xml_signature
+from tests.einvoice.hdon.support import (
+    ISSUED,
+    TAX_CODE,
+    certificate,
+    private_key,
+    registered,
+    signed,
+)
+from tests.signing.test_xml_signature import NOW
+
+CODE = "00" + "AB12" * 8
+
+
+def _authority() -> AuthorityKey:
+    return AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1").active
+
+
+def _seller_parts(body: bytes) -> list[bytes]:
+    """DLHDon and the seller's signature, as sent."""
+    data = body[body.index(b"<DLHDon") : body.index(b"</DLHDon>") + len(b"</DLHDon>")]
+    signature = body[body.index(b"<Signature") : body.index(b"</Signature>") + len(b"</Signature>")]
+    return [data, signature]
+
+
+def _verify_authority(answer: bytes, authority: AuthorityKey) -> list[str]:
+    """The URIs the authority's signature covers, after checking it with its certificate."""
+    document = parse_hdon(answer)
+    root = document.root
+    place = f"{document.tag('DSCKS')}/{document.tag('CQT')}/{{{DSIG}}}Signature"
+    signature = root.find(place)
+    assert signature is not None
+    context = xmlsec.SignatureContext()
+    pem = authority.certificate.public_bytes(serialization.Encoding.PEM)
+    context.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
+    xmlsec.tree.add_ids(root, ["Id"])
+    context.verify(signature)
+    return [reference.get("URI") or "" for reference in signature.iter(f"{{{DSIG}}}Reference")]
+
+
+@pytest.mark.parametrize("namespace", [None, NAMESPACE])
+@pytest.mark.parametrize("placeholder", [b"", b"<CQT/>", b"<CQT></CQT>"])
+def test_the_answer_keeps_the_sellers_bytes_and_adds_a_verifying_code(
+    namespace: str | None, placeholder: bytes
+) -> None:
+    key = private_key("rsa")
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert, namespace=namespace, data_id="Id-22884"))
+    if placeholder:
+        body = body.replace(b"</NBan></DSCKS>", b"</NBan>" + placeholder + b"</DSCKS>")
+    authority = _authority()
+
+    answer = coded_hdon(body, parse_hdon(body), CODE, authority)
+
+    for part in _seller_parts(body):
+        assert part in answer  # byte for byte
+    document = parse_hdon(answer)
+    assert document.has_code
+    code_element = document.root.find(document.tag("MCCQT"))
+    assert code_element is not None
+    assert code_element.text == CODE
+    assert list(document.root).index(code_element) == 1  # after DLHDon, before DSCKS
+    seller = verify_seller_xml_signature(
+        document, seller_tax_code=TAX_CODE, issued=ISSUED, certificates=registered(cert), now=NOW
+    )
+    assert isinstance(seller, VerifiedXml)
+    assert _verify_authority(answer, authority) == ["#Id-22884", f"#{code_element.get('Id')}"]
+    authority_part = answer[answer.index(b"<CQT>") :].replace(b"\n", b"")
+    certificate_der = authority.certificate.public_bytes(serialization.Encoding.DER)
+    assert base64.b64encode(certificate_der) in authority_part  # KeyInfo: the JWKS's x5c
+
+
+def test_a_prefixed_namespace_gets_prefixed_elements() -> None:
+    key = private_key("ec")
+    cert = certificate(key)
+    root = signed(key, cert)
+    body = etree.tostring(root).replace(b"<", b"<inv:").replace(b"<inv:/", b"</inv:")
+    body = body.replace(b"<inv:HDon>", f'<inv:HDon xmlns:inv="{NAMESPACE}">'.encode(), 1)
+    # The signature's own elements keep their ds: prefix.
+    body = body.replace(b"<inv:ds:", b"<ds:").replace(b"</inv:ds:", b"</ds:")
+    document = parse_hdon(body)
+
+    answer = coded_hdon(body, document, CODE, _authority())
+
+    assert b'<inv:MCCQT Id="MCCQT-' in answer
+    assert b"<inv:CQT><Signature xmlns=" in answer
