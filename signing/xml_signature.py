@@ -13,8 +13,9 @@ signature's shape is held to what the format uses, which is also what keeps wrap
 - one certificate in KeyInfo, found among the seller's registered certificates by the SHA-256
   fingerprint of its DER bytes; the key used is the registered one, never KeyInfo's own.
 
-The invoice's hash is the Reference's digest: SHA-256 of the canonical DLHDon, exactly the bytes
-the seller signed (docs/invoice-format.md).
+The invoice's hash is SHA-256 of DLHDon in exclusive C14N, computed here (`data_digest`): for an
+invoice signed with exclusive C14N, exactly the seller's own Reference digest
+(docs/invoice-format.md).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class SellerCertificate:
 @dataclass(frozen=True)
 class VerifiedXml:
     kid: str
-    invoice_hash: str  # hex SHA-256 of the canonical DLHDon (the Reference's digest)
+    invoice_hash: str  # hex SHA-256 of DLHDon in exclusive C14N (`data_digest`)
 
 
 def verify_seller_xml_signature(
@@ -119,7 +120,7 @@ def verify_seller_xml_signature(
     shape = _shape(signature, document)
     if isinstance(shape, str):
         return problem(ErrorCode.XML_SIGNATURE_MALFORMED, shape)
-    method, digest, certificate_der = shape
+    method, _digest, certificate_der = shape
     if method not in _SIGNATURE_METHODS:
         return problem(
             ErrorCode.XML_SIGNATURE_ALGORITHM_NOT_ALLOWED,
@@ -155,7 +156,16 @@ def verify_seller_xml_signature(
         context.verify(signature)
     except xmlsec.Error:
         return problem(ErrorCode.SIGNATURE_INVALID, "the XML Signature does not verify over DLHDon")
-    return VerifiedXml(registered.kid, digest.hex())
+    return VerifiedXml(registered.kid, data_digest(document))
+
+
+def data_digest(document: HDonDocument) -> str:
+    """The invoice's hash, computed by the service whatever the seller's canonicalisation:
+    SHA-256 of DLHDon in exclusive C14N 1.0 without comments (for an invoice signed with
+    exclusive C14N, the seller's own Reference digest). Content outside DLHDon, and the
+    signature, do not change it."""
+    canonical = etree.tostring(document.data, method="c14n", exclusive=True, with_comments=False)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, bytes, bytes] | str:

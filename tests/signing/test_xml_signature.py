@@ -154,3 +154,18 @@ def test_a_missing_signature_names_its_place() -> None:
         ErrorCode.XML_SIGNATURE_MALFORMED,
         "/HDon/DSCKS/NBan",
     )
+
+
+def test_for_exclusive_c14n_the_hash_is_the_sellers_own_digest() -> None:
+    import base64
+
+    key = private_key("rsa")
+    cert = certificate(key)
+    root = signed(key, cert, namespace=NAMESPACE, exclusive=True)
+    value = root.find(f".//{{{DSIG}}}DigestValue")
+    assert value is not None
+
+    outcome = _verify(etree.tostring(root), registered(cert))
+
+    assert isinstance(outcome, VerifiedXml)
+    assert outcome.invoice_hash == base64.b64decode(value.text or "").hex()
