@@ -241,6 +241,11 @@ class ErrorCode(StrEnum):
         "Reference to #<the DLHDon Id>, whose Id no other element carries; SHA-256 digests; "
         "C14N 1.0 or exclusive C14N; one X509Certificate in KeyInfo.",
     )
+    XML_AUTHORITY_PART_SENT = (
+        "XML_AUTHORITY_PART_SENT",
+        422,
+        "A seller's HDon carries no MCCQT and nothing in DSCKS/CQT: those are the authority's.",
+    )
     XML_SIGNATURE_ALGORITHM_NOT_ALLOWED = (
         "XML_SIGNATURE_ALGORITHM_NOT_ALLOWED",
         422,
