@@ -33,7 +33,7 @@ def coded_hdon(body: bytes, document: HDonDocument, code: str, key: AuthorityKey
     """The answer: `body` with the MCCQT and the authority's signature (`key`: ES256 or RSA)."""
     prefix = f"{document.data.prefix}:" if document.data.prefix else ""
     code_id = _free_id(document, f"MCCQT-{code}")
-    offsets = _offsets(body, prefix)
+    offsets = _quick_offsets(body, prefix) or _offsets(body, prefix)
     code_element = f'<{prefix}MCCQT Id="{code_id}">{code}</{prefix}MCCQT>'.encode()
     placeholder_open, placeholder_close = f"<{prefix}CQT>".encode(), f"</{prefix}CQT>".encode()
     if offsets.authority is not None:  # replace the seller's empty placeholder
@@ -73,6 +73,28 @@ def _free_id(document: HDonDocument, wanted: str) -> str:
         counter += 1
         candidate = f"{wanted}-{counter}"
     return candidate
+
+
+def _quick_offsets(body: bytes, prefix: str) -> _Offsets | None:
+    """The offsets by byte search when each tag sought occurs once in the whole document (the
+    usual case); None when anything is ambiguous, for expat to decide (`_offsets`)."""
+    opening, closing = f"<{prefix}DSCKS>".encode(), f"</{prefix}DSCKS>".encode()
+    authority = f"<{prefix}CQT".encode()
+    if body.count(f"<{prefix}DSCKS".encode()) != 1 or body.count(closing) != 1:
+        return None
+    start, end = body.find(opening), body.find(closing)
+    if start < 0 or end < start or body.count(authority) > 1:
+        return None
+    found = body.find(authority, start, end)
+    if found < 0:
+        return _Offsets(start, end, None) if body.count(authority) == 0 else None
+    tag_end = _after_tag(body, found)
+    if body[tag_end - 2 : tag_end] == b"/>":
+        return _Offsets(start, end, (found, tag_end))
+    closing_authority = body.find(f"</{prefix}CQT>".encode(), tag_end, end)
+    if closing_authority < 0:
+        return None
+    return _Offsets(start, end, (found, _after_tag(body, closing_authority)))
 
 
 def _offsets(body: bytes, prefix: str) -> _Offsets:
