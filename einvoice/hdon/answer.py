@@ -6,8 +6,9 @@ The received bytes are never re-serialised: DLHDon and the seller's signature st
 sent (a parser and serialiser would normalise empty elements, character references, quotes).
 The new parts are spliced in at byte offsets found by expat, which reports where each tag begins
 (the document has already passed the hardened parse: no DOCTYPE, so expat meets no entities).
-The signature is made on a tree parsed from the spliced bytes, then its bytes are spliced in too:
-exclusive C14N makes SignedInfo's canonical form independent of where it sits.
+The authority's signature is computed from digests (DLHDon's, known from the verification, and
+the new MCCQT's) and spliced in too: exclusive C14N makes each element's canonical form, and
+SignedInfo's, independent of where it sits.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from lxml import etree
-
-from einvoice.hdon.parse import PARSER, HDonDocument, MalformedXml
+from einvoice.hdon.parse import HDonDocument, MalformedXml
 from signing.authority import AuthorityKey
-from signing.xml_signature import authority_signature
+from signing.xml_signature import ID_ATTRIBUTES, element_digest, sign_references
 
 
 @dataclass(frozen=True)
@@ -29,45 +28,41 @@ class _Offsets:
     authority: tuple[int, int] | None  # an empty DSCKS/CQT sent as a placeholder: its bytes
 
 
-def coded_hdon(body: bytes, document: HDonDocument, code: str, key: AuthorityKey) -> bytes:
-    """The answer: `body` with the MCCQT and the authority's signature (`key`: ES256 or RSA)."""
-    prefix = f"{document.data.prefix}:" if document.data.prefix else ""
+def coded_hdon(
+    body: bytes, document: HDonDocument, code: str, key: AuthorityKey, data_digest: str
+) -> bytes:
+    """The answer: `body` with the MCCQT and the authority's signature (`key`: ES256 or RSA;
+    `data_digest`: DLHDon's, signing/xml_signature.py `data_digest`)."""
+    prefix = document.data.prefix
+    written = f"{prefix}:" if prefix else ""
     code_id = _free_id(document, f"MCCQT-{code}")
-    offsets = _quick_offsets(body, prefix) or _offsets(body, prefix)
-    code_element = f'<{prefix}MCCQT Id="{code_id}">{code}</{prefix}MCCQT>'.encode()
-    placeholder_open, placeholder_close = f"<{prefix}CQT>".encode(), f"</{prefix}CQT>".encode()
+    offsets = _quick_offsets(body, written) or _offsets(body, written)
+    code_element = f'<{written}MCCQT Id="{code_id}">{code}</{written}MCCQT>'.encode()
+    code_digest = element_digest("MCCQT", prefix, document.namespace, {"Id": code_id}, code)
+    signature = sign_references(
+        [(document.data_id, data_digest), (code_id, code_digest)],
+        key.private_key,  # type: ignore[arg-type]  # ES256 or RSA: checked at start-up
+        key.certificate,
+    )
     if offsets.authority is not None:  # replace the seller's empty placeholder
         start, end = offsets.authority
     else:
         start = end = offsets.signatures_end
-    before_signatures = body[: offsets.signatures_start]
-    signatures_head = body[offsets.signatures_start : start]
-    spliced = (
-        before_signatures
-        + code_element
-        + signatures_head
-        + placeholder_open
-        + placeholder_close
-        + body[end:]
+    return b"".join(
+        (
+            body[: offsets.signatures_start],
+            code_element,
+            body[offsets.signatures_start : start],
+            f"<{written}CQT>".encode(),
+            signature,
+            f"</{written}CQT>".encode(),
+            body[end:],
+        )
     )
-    inside = (
-        len(before_signatures) + len(code_element) + len(signatures_head) + len(placeholder_open)
-    )
-    root = etree.fromstring(spliced, PARSER)
-    place = root.find(f"{document.tag('DSCKS')}/{document.tag('CQT')}")
-    assert place is not None  # spliced above
-    signature = authority_signature(
-        root,
-        place,
-        [document.data_id, code_id],
-        key.private_key,  # type: ignore[arg-type]  # ES256 or RSA: checked at start-up
-        key.certificate,
-    )
-    return spliced[:inside] + signature + spliced[inside:]
 
 
 def _free_id(document: HDonDocument, wanted: str) -> str:
-    taken = {element.get("Id") for element in document.root.iter() if isinstance(element.tag, str)}
+    taken = set(ID_ATTRIBUTES(document.root))  # type: ignore[arg-type]
     candidate, counter = wanted, 1
     while candidate in taken:
         counter += 1

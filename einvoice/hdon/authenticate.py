@@ -66,7 +66,7 @@ def authenticate_xml(
     if invoice is None:
         return Rejected(errors)
     errors += [_at_element(error) for error in check_invoice(invoice, now)]
-    digest = data_digest(document)
+    digest: str | None = None
     issued = parse_date(invoice["issued_date"])
     seller_tax_code = invoice["seller"]["tax_code"]
     if issued is not None:
@@ -77,8 +77,12 @@ def authenticate_xml(
             certificates=certificates_for_seller(seller_tax_code),
             now=now,
         )
-        if not isinstance(verified, VerifiedXml):
+        if isinstance(verified, VerifiedXml):
+            digest = verified.invoice_hash  # computed there already
+        else:
             errors += verified
+    if digest is None:
+        digest = data_digest(document)
     if errors:
         return Rejected(errors, invoice, digest)
     code = new_code(authority.code_prefix)
@@ -94,7 +98,7 @@ def authenticate_xml(
         token,
         now,
     )
-    answer = coded_hdon(body, document, code, authority.keyring.active)
+    answer = coded_hdon(body, document, code, authority.keyring.active, digest)
     return AuthenticatedXml(authenticated, answer)
 
 

@@ -174,24 +174,21 @@ def _in_group(group: Group, rest: list[str]) -> str:
     return path
 
 
+# Per namespace and group: each field's name, the qualified tags of its element's path, its kind.
+_PLANS: dict[tuple[str | None, str | None], list[tuple[str, tuple[str, ...], Kind]]] = {}
+
+
 class _Reader:
     """Finds elements by paths of local names, stepping through each element's children once
     (lxml's `find` paths run in Python and cost about 10 times more here)."""
 
     def __init__(self, document: HDonDocument) -> None:
         self.document = document
-        self._tags: dict[str, str] = {}
-
-    def _tag(self, name: str) -> str:
-        tag = self._tags.get(name)
-        if tag is None:
-            tag = self._tags[name] = self.document.tag(name)
-        return tag
 
     def elements(self, parent: etree._Element, path: str) -> list[etree._Element]:
         found = [parent]
         for name in path.split("/"):
-            tag = self._tag(name)
+            tag = self.document.tag(name)
             found = [child for element in found for child in element if child.tag == tag]
         return found
 
@@ -200,23 +197,32 @@ class _Reader:
         for child in element:
             children.setdefault(child.tag, child)  # the first of a name, as `find` would
         values: dict[str, Any] = {}
-        for field in group.fields:
-            found: etree._Element | None = element
-            for name in field.element.split("/"):
-                tag = self._tag(name)
-                found = (
-                    children.get(tag)
-                    if found is element
-                    else next((child for child in found if child.tag == tag), None)
-                    if found is not None
-                    else None
-                )
+        for name, tags, kind in self._plan(group):
+            found = children.get(tags[0])
+            for tag in tags[1:]:
+                if found is None:
+                    break
+                found = next((child for child in found if child.tag == tag), None)
             if found is None:
                 continue
-            text = (found.text or "").strip()
-            if text:
-                values[field.name] = _value(text, field.kind)
+            text = found.text
+            if text and (text := text.strip()):
+                values[name] = _value(text, kind)
         return values
+
+    def _plan(self, group: Group) -> list[tuple[str, tuple[str, ...], Kind]]:
+        key = (self.document.namespace, group.key)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS[key] = [
+                (
+                    field.name,
+                    tuple(self.document.tag(name) for name in field.element.split("/")),
+                    field.kind,
+                )
+                for field in group.fields
+            ]
+        return plan
 
 
 def _value(text: str, kind: Kind) -> Any:

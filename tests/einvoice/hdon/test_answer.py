@@ -13,7 +13,7 @@ from lxml import etree
 from einvoice.hdon.answer import coded_hdon
 from einvoice.hdon.parse import DSIG, NAMESPACE, parse_hdon
 from signing.authority import AuthorityKey, AuthorityKeyRing, generate_private_key_pem
-from signing.xml_signature import VerifiedXml, verify_seller_xml_signature
+from signing.xml_signature import VerifiedXml, data_digest, verify_seller_xml_signature
 from tests.einvoice.hdon.support import (
     ISSUED,
     TAX_CODE,
@@ -65,7 +65,8 @@ def test_the_answer_keeps_the_sellers_bytes_and_adds_a_verifying_code(
         body = body.replace(b"</NBan></DSCKS>", b"</NBan>" + placeholder + b"</DSCKS>")
     authority = _authority()
 
-    answer = coded_hdon(body, parse_hdon(body), CODE, authority)
+    document = parse_hdon(body)
+    answer = coded_hdon(body, document, CODE, authority, data_digest(document))
 
     for part in _seller_parts(body):
         assert part in answer  # byte for byte
@@ -95,7 +96,7 @@ def test_a_prefixed_namespace_gets_prefixed_elements() -> None:
     body = body.replace(b"<inv:ds:", b"<ds:").replace(b"</inv:ds:", b"</ds:")
     document = parse_hdon(body)
 
-    answer = coded_hdon(body, document, CODE, _authority())
+    answer = coded_hdon(body, document, CODE, _authority(), data_digest(document))
 
     assert b'<inv:MCCQT Id="MCCQT-' in answer
     assert b"<inv:CQT><Signature xmlns=" in answer
