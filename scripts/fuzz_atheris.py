@@ -12,7 +12,10 @@ with the input that caused it):
 - batch:   the NDJSON batch reader (api/batches.py) returns lines or raises a ServiceError whose
            code is in the catalogue;
 - invoice: structure and rules (einvoice/invoice/) turn any JSON into an invoice or errors with
-           catalogued codes, never an exception, and the rules never raise on what parsed.
+           catalogued codes, never an exception, and the rules never raise on what parsed;
+- xml:     the national XML reader (einvoice/hdon/) returns an HDon or raises MalformedXml; what
+           it returns maps to an invoice, and its seller signature gets the same answer from the
+           fast check and from libxmlsec1 (signing/xml_signature.py), never an exception.
 Each starts from a seed corpus of valid inputs (a signed sample invoice, its JWS, a batch line),
 so mutations begin past the first brace. CI runs each briefly (tests/fuzz/test_atheris.py); the
 long runs and their figures are in docs/security.md.
@@ -36,12 +39,20 @@ with atheris.instrument_imports(include=["api", "einvoice", "signing"]):
     from api.batches import _checked_lines
     from einvoice.error_codes import ErrorCode
     from einvoice.errors import ServiceError
+    from einvoice.hdon.fields import invoice_of
+    from einvoice.hdon.parse import MalformedXml, parse_hdon
     from einvoice.invoice.rules import check_invoice
     from einvoice.invoice.structure import parse_invoice
     from signing import jws, strict_json
+    from signing.xml_signature import SellerCertificate, sign_hdon, verify_seller_xml_signature
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lxml import etree
 
+from einvoice.hdon.fields import hdon_of
 from einvoice.invoice.samples import SELLER_TAX_CODE, sample_invoice
 from signing.seller import sign_invoice
 
@@ -91,11 +102,56 @@ def _invoice(data: bytes) -> None:
                 raise AssertionError(f"an uncatalogued code {detail.code!r}")
 
 
+def _seller_certificate() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SELLER_TAX_CODE)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(_NOW - dt.timedelta(days=30))
+        .not_valid_after(_NOW + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+_XML_KEY, _XML_CERTIFICATE = _seller_certificate()
+_REGISTERED = SellerCertificate(kid="seed", tax_code=SELLER_TAX_CODE, certificate=_XML_CERTIFICATE)
+_CERTIFICATES = {_REGISTERED.fingerprint: _REGISTERED}
+
+
+def _xml(data: bytes) -> None:
+    try:
+        document = parse_hdon(data)
+    except MalformedXml as error:
+        if error.details[0].code not in _CODES:
+            raise AssertionError(f"an uncatalogued code {error.details[0].code!r}") from error
+        return
+    parse_invoice(invoice_of(document), prefix="/invoice")
+    answers = [
+        verify_seller_xml_signature(
+            document,
+            seller_tax_code=SELLER_TAX_CODE,
+            issued=_NOW.date(),
+            certificates=_CERTIFICATES,
+            now=_NOW,
+            reference=reference,
+        )
+        for reference in (False, True)
+    ]
+    if answers[0] != answers[1]:
+        raise AssertionError(f"fast and reference checks differ: {answers}")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "json": _json,
     "jws": _jws,
     "batch": _batch,
     "invoice": _invoice,
+    "xml": _xml,
 }
 
 
@@ -104,7 +160,14 @@ def seeds() -> list[bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     signature = sign_invoice(invoice, key, kid="seed-1", alg="ES256")
     line = orjson.dumps({"invoice": invoice, "signature": signature})
+    signed = [
+        etree.tostring(
+            sign_hdon(hdon_of(invoice, data_id="data"), _XML_KEY, _XML_CERTIFICATE, exclusive=c14n)
+        )
+        for c14n in (True, False)
+    ]
     return [
+        *signed,
         orjson.dumps(invoice),
         line,
         line + b"\n" + line + b"\n",

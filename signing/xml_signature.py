@@ -213,8 +213,7 @@ def _fast_check(signature: etree._Element, digest: str, public_key: object) -> b
     digest_value = reference.findtext(f"{{{DSIG}}}DigestValue") or ""
     signature_value = signature.findtext(f"{{{DSIG}}}SignatureValue") or ""
     try:
-        claimed = base64.b64decode("".join(digest_value.split()))
-        value = base64.b64decode("".join(signature_value.split()))
+        claimed, value = _base64(digest_value), _base64(signature_value)
     except ValueError:
         return False
     if not hmac.compare_digest(claimed, bytes.fromhex(digest)):
@@ -282,15 +281,19 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     if len(certificates) != 1:
         return "KeyInfo must carry exactly one X509Certificate, the seller's"
     try:
-        digest = base64.b64decode(
-            digest_value.text or "" if digest_value is not None else "", validate=False
-        )
-        certificate_der = base64.b64decode("".join((certificates[0].text or "").split()))
+        digest = _base64(digest_value.text or "" if digest_value is not None else "")
+        certificate_der = _base64(certificates[0].text or "")
     except ValueError:
         return "DigestValue and X509Certificate are base64"
     if len(digest) != 32:
         return "DigestValue must be a SHA-256 digest"
     return str(method.get("Algorithm")), digest, certificate_der
+
+
+def _base64(text: str) -> bytes:
+    """Base64 as XML Signature writes it: line breaks and spaces allowed, any other character
+    outside the alphabet refused (as libxmlsec1 does; Python's default would skip it)."""
+    return base64.b64decode("".join(text.split()), validate=True)
 
 
 def _only(parent: etree._Element, name: str) -> etree._Element | None:

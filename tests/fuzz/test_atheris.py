@@ -15,7 +15,7 @@ from devstack.settings import CHECKOUT_ROOT
 RUNS = 300_000
 
 
-@pytest.mark.parametrize("target", ["json", "jws", "batch", "invoice"])
+@pytest.mark.parametrize("target", ["json", "jws", "batch", "invoice", "xml"])
 def test_atheris_target_finds_nothing(target: str) -> None:
     fuzz = subprocess.run(
         [
