@@ -122,7 +122,10 @@ def _offsets(body: bytes, prefix: str) -> _Offsets:
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.Parse(body, True)
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as error:  # lxml read it; expat is stricter on a few points
+        raise MalformedXml(f"not well-formed XML: {error}") from error
     if "start" not in found or "end" not in found:
         raise MalformedXml("DSCKS, with the seller's signature, is required", field="/HDon/DSCKS")
     if found["end"] == found["start"]:  # `<DSCKS/>`: the seller's signature cannot be in it

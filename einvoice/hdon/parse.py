@@ -70,6 +70,9 @@ def parse_hdon(body: bytes) -> HDonDocument:
     info: Any = tree.docinfo  # lxml-stubs lack `doctype`
     if info.doctype or info.internalDTD is not None:
         raise MalformedXml("a DOCTYPE is not allowed (no DTDs, no entities)")
+    if (info.encoding or "UTF-8").upper() != "UTF-8":
+        # The format's encoding, and the one the answer's byte splicing relies on.
+        raise MalformedXml(f"the invoice is UTF-8, not {info.encoding}")
     root = tree.getroot()
     _check_depth(root)
     namespace = etree.QName(root).namespace

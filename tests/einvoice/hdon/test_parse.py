@@ -73,3 +73,13 @@ def test_a_code_or_an_authority_signature_sent_by_a_seller_is_noticed() -> None:
     assert parse_hdon(with_code).has_code
     assert parse_hdon(with_authority).authority_signed
     assert not parse_hdon(placeholder).authority_signed
+
+
+def test_an_encoding_other_than_utf8_is_refused() -> None:
+    body = etree.tostring(hdon_of(invoice()), xml_declaration=True, encoding="UTF-16")
+    assert isinstance(body, bytes)
+
+    assert "UTF-8" in str(_refused(body))
+    utf8 = etree.tostring(hdon_of(invoice()), xml_declaration=True, encoding="utf-8")
+    assert isinstance(utf8, bytes)
+    assert parse_hdon(utf8)
