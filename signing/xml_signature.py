@@ -419,6 +419,9 @@ def sign_references(
     def element(parent: etree._Element, name: str, **attributes: str) -> etree._Element:
         return etree.SubElement(parent, f"{{{DSIG}}}{name}", attributes)
 
+    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        # XML Signature has no Ed25519 method that libxmlsec1 and the field's software share.
+        raise TypeError("XML answers need an RSA or ECDSA (ES256) authority key")
     is_rsa = isinstance(private_key, rsa.RSAPrivateKey)
     method = next(
         uri

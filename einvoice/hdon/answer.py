@@ -4,8 +4,9 @@ DLHDon and MCCQT, KeyInfo carrying the authority's certificate (the JWKS's `x5c`
 
 The received bytes are never re-serialised: DLHDon and the seller's signature stay exactly as
 sent (a parser and serialiser would normalise empty elements, character references, quotes).
-The new parts are spliced in at byte offsets found by expat, which reports where each tag begins
-(the document has already passed the hardened parse: no DOCTYPE, so expat meets no entities).
+The new parts are spliced in at byte offsets found by a byte search when the tags sought occur
+once, else by expat, which reports where each tag begins (the document has already passed the
+hardened parse: UTF-8, no DOCTYPE, so expat meets no entities).
 The authority's signature is computed from digests (DLHDon's, known from the verification, and
 the new MCCQT's) and spliced in too: exclusive C14N makes each element's canonical form, and
 SignedInfo's, independent of where it sits.
@@ -41,7 +42,7 @@ def coded_hdon(
     code_digest = element_digest("MCCQT", prefix, document.namespace, {"Id": code_id}, code)
     signature = sign_references(
         [(document.data_id, data_digest), (code_id, code_digest)],
-        key.private_key,  # type: ignore[arg-type]  # ES256 or RSA: checked at start-up
+        key.private_key,  # type: ignore[arg-type]  # an Ed25519 key is refused there
         key.certificate,
     )
     if offsets.authority is not None:  # replace the seller's empty placeholder
@@ -81,6 +82,11 @@ def _quick_offsets(body: bytes, prefix: str) -> _Offsets | None:
     if start < 0 or end < start or body.count(authority) > 1:
         return None
     found = body.find(authority, start, end)
+    if found >= 0 and body[found + len(authority) : found + len(authority) + 1] not in (
+        b">",
+        b"/",
+    ):
+        return None  # `<CQTx`, or attributes: expat decides
     if found < 0:
         return _Offsets(start, end, None) if body.count(authority) == 0 else None
     tag_end = _after_tag(body, found)

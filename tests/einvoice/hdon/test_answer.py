@@ -100,3 +100,26 @@ def test_a_prefixed_namespace_gets_prefixed_elements() -> None:
 
     assert b'<inv:MCCQT Id="MCCQT-' in answer
     assert b"<inv:CQT><Signature xmlns=" in answer
+
+
+@pytest.mark.parametrize("placeholder", [b"", b"<CQT/>", b"<CQT></CQT>", b"<CQT>\n</CQT>"])
+def test_the_byte_search_finds_what_expat_finds(placeholder: bytes) -> None:
+    from einvoice.hdon.answer import _offsets, _quick_offsets
+
+    key = private_key("ec")
+    body = etree.tostring(signed(key, certificate(key)))
+    body = body.replace(b"</NBan></DSCKS>", b"</NBan>" + placeholder + b"</DSCKS>")
+
+    assert _quick_offsets(body, "") == _offsets(body, "")
+
+
+def test_ambiguous_bytes_are_left_to_expat() -> None:
+    from einvoice.hdon.answer import _quick_offsets
+
+    key = private_key("ec")
+    body = etree.tostring(signed(key, certificate(key)))
+    in_data = body.replace(b"<NDHDon>", b"<NDHDon><!-- <DSCKS> -->", 1)
+    lookalike = body.replace(b"</NBan></DSCKS>", b"</NBan><CQTx/></DSCKS>")
+
+    assert _quick_offsets(in_data, "") is None
+    assert _quick_offsets(lookalike, "") is None
