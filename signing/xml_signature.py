@@ -350,61 +350,6 @@ def sign_hdon(
     return root
 
 
-def authority_signature(
-    root: etree._Element,
-    place: etree._Element,
-    reference_ids: list[str],
-    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
-    certificate: x509.Certificate,
-) -> bytes:
-    """The authority's XML Signature over the elements with `reference_ids` (DLHDon and MCCQT),
-    built in `place` (DSCKS/CQT) of `root`, exclusive C14N, SHA-256, KeyInfo with `certificate`:
-    its serialised bytes, ready to put in the answer (einvoice/hdon/answer.py)."""
-    constants = xmlsec.constants
-    method = (
-        constants.TransformRsaSha256
-        if isinstance(private_key, rsa.RSAPrivateKey)
-        else constants.TransformEcdsaSha256
-    )
-    signature = xmlsec.template.create(root, constants.TransformExclC14N, method)
-    place.append(signature)
-    for reference_id in reference_ids:
-        reference = xmlsec.template.add_reference(
-            signature, constants.TransformSha256, uri=f"#{reference_id}"
-        )
-        xmlsec.template.add_transform(reference, constants.TransformExclC14N)
-    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
-    context = xmlsec.SignatureContext()
-    context.key = _xmlsec_private_key(private_key, certificate)
-    xmlsec.tree.add_ids(root, ["Id"])
-    context.sign(signature)
-    return etree.tostring(signature, with_tail=False)
-
-
-# libxmlsec1's copy of each authority key with its certificate, loaded once (about 150 us a load).
-_AUTHORITY_KEYS: dict[int, tuple[object, xmlsec.Key]] = {}
-
-
-def _xmlsec_private_key(
-    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, certificate: x509.Certificate
-) -> xmlsec.Key:
-    cached = _AUTHORITY_KEYS.get(id(private_key))
-    if cached is not None and cached[0] is private_key:
-        return cached[1]
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatPem)
-    key.load_cert_from_memory(
-        certificate.public_bytes(serialization.Encoding.PEM),
-        xmlsec.constants.KeyDataFormatCertPem,
-    )
-    _AUTHORITY_KEYS[id(private_key)] = (private_key, key)  # holds the key: its id stays its own
-    return key
-
-
 def sign_references(
     references: list[tuple[str, str]],
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
@@ -414,7 +359,7 @@ def sign_references(
     the element in exclusive C14N): exclusive C14N, SHA-256, RSA-SHA256 or ECDSA-SHA256, KeyInfo
     with `certificate`. Built and signed with lxml's C14N and `cryptography` directly (libxmlsec1
     costs about half a millisecond more a signature, scripts/bench_xml.py); the tests check every
-    one with libxmlsec1, and `authority_signature` is the same made by libxmlsec1."""
+    one with libxmlsec1 (tests/einvoice/hdon/test_answer.py)."""
 
     def element(parent: etree._Element, name: str, **attributes: str) -> etree._Element:
         return etree.SubElement(parent, f"{{{DSIG}}}{name}", attributes)

@@ -80,7 +80,7 @@ def parse_hdon(body: bytes) -> HDonDocument:
         raise MalformedXml(
             f"the root element must be HDon, with no namespace or {NAMESPACE}", field="/HDon"
         )
-    document = _Elements(root, namespace)
+    document = _Elements(namespace)
     data = document.only(root, "DLHDon", "/HDon/DLHDon")
     data_id = data.get("Id")
     if not data_id:
@@ -124,7 +124,6 @@ def _check_depth(root: etree._Element) -> None:
 
 @dataclass(frozen=True)
 class _Elements:
-    root: etree._Element
     namespace: str | None
 
     def children(self, parent: etree._Element, name: str) -> list[etree._Element]:
