@@ -247,9 +247,18 @@ def data_digest(document: HDonDocument) -> str:
 def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, bytes, bytes] | str:
     """(SignatureMethod, the Reference's digest, the KeyInfo certificate's DER), or what is
     wrong with the signature's shape."""
+    names = _child_names(signature)
+    if names[:3] != ["SignedInfo", "SignatureValue", "KeyInfo"] or any(
+        name != "Object" for name in names[3:]
+    ):
+        return "Signature holds SignedInfo, SignatureValue and KeyInfo, each once, in that order"
     signed_info = _only(signature, "SignedInfo")
-    if signed_info is None:
-        return "one SignedInfo"
+    if signed_info is None or _child_names(signed_info) != [
+        "CanonicalizationMethod",
+        "SignatureMethod",
+        "Reference",
+    ]:
+        return "SignedInfo holds CanonicalizationMethod, SignatureMethod and one Reference"
     c14n = _only(signed_info, "CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in _C14N:
         return "CanonicalizationMethod must be C14N 1.0 or exclusive C14N 1.0"
@@ -271,6 +280,11 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     for transform in transforms if transforms is not None else ():
         if transform.get("Algorithm") not in _TRANSFORMS:
             return f"transform {transform.get('Algorithm')} is not accepted"
+    if _child_names(reference) not in (
+        ["DigestMethod", "DigestValue"],
+        ["Transforms", "DigestMethod", "DigestValue"],
+    ):
+        return "Reference holds Transforms, DigestMethod and DigestValue, each once"
     digest_method = _only(reference, "DigestMethod")
     digest_value = _only(reference, "DigestValue")
     if digest_method is None or digest_method.get("Algorithm") != _DIGEST:
@@ -288,6 +302,16 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     if len(digest) != 32:
         return "DigestValue must be a SHA-256 digest"
     return str(method.get("Algorithm")), digest, certificate_der
+
+
+def _child_names(element: etree._Element) -> list[str]:
+    """The local names of an element's child elements (comments and PIs aside); a child outside
+    the XML Signature namespace is named by its full tag, so it never matches."""
+    return [
+        child.tag[len(DSIG) + 2 :] if child.tag.startswith(f"{{{DSIG}}}") else child.tag
+        for child in element
+        if isinstance(child.tag, str)
+    ]
 
 
 def _base64(text: str) -> bytes:
