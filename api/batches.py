@@ -1,8 +1,10 @@
 """Batch submission: POST /v1/batches (NDJSON), GET its status and its per-line results.
 
 A batch is stored durably in Cassandra before the 202, then queued in Redis for the workers. A
-problem with the batch as a whole (a line that is not JSON, too many lines, another seller's
-invoice) refuses it up front with the line; a line that breaks a business rule is a result.
+line is `{"invoice", "signature"}` or `{"xml": "<HDon ...>"}` (an HDon in the national format). A
+problem with the batch as a whole (a line that is not JSON, an HDon that is not well-formed, too
+many lines, another seller's invoice) refuses it up front with the line; a line that breaks a
+business rule is a result.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from einvoice.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
+from einvoice.hdon.fields import SELLER_PATH, seller_tax_code
+from einvoice.hdon.parse import MalformedXml, parse_hdon
 from einvoice.submission import NOT_ACTIVE, NOT_ACTIVE_MESSAGE
 from lookup.access import is_officer
 from signing import strict_json
@@ -194,9 +198,12 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
         ) from error
     except strict_json.NotJson as error:
         raise MalformedJson(f"line {index + 1} is not valid JSON", field=field) from error
+    if isinstance(submission, dict) and "xml" in submission:
+        _check_xml_line(index, submission, tax_code)
+        return
     if not isinstance(submission, dict) or not isinstance(submission.get("invoice"), dict):
         raise InvalidRequest(
-            f"line {index + 1} is not an object {{invoice, signature}}",
+            f"line {index + 1} is not an object {{invoice, signature}} or {{xml}}",
             code=ErrorCode.INVALID_LINE,
             field=field,
         )
@@ -220,4 +227,44 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
             f"line {index + 1} is another seller's invoice",
             code=ErrorCode.SELLER_MISMATCH,
             field=f"{field}/invoice/seller/tax_code",
+        )
+
+
+def _check_xml_line(index: int, submission: dict[str, Any], tax_code: str) -> None:
+    """A line `{"xml": "<HDon ...>"}`: one HDon as a JSON string, parsed here as real time parses
+    it (einvoice/hdon/parse.py), so a malformed or hostile one refuses the batch up front."""
+    field = f"/{index}"
+    unknown = sorted(set(submission) - {"xml"})
+    if unknown:
+        raise InvalidRequest(
+            "unknown fields",
+            details=[
+                ErrorDetail(
+                    ErrorCode.UNKNOWN_FIELD,
+                    f"line {index + 1}: an XML line has only `xml`",
+                    f"{field}/{k}",
+                )
+                for k in unknown
+            ],
+        )
+    xml = submission["xml"]
+    if not isinstance(xml, str):
+        raise InvalidRequest(
+            f"line {index + 1}: `xml` is the HDon as a string",
+            code=ErrorCode.INVALID_TYPE,
+            field=f"{field}/xml",
+        )
+    try:
+        document = parse_hdon(xml.encode())
+    except MalformedXml as error:
+        detail = error.details[0]
+        raise MalformedXml(
+            f"line {index + 1}: {detail.message}", field=f"{field}/xml{detail.field or ''}"
+        ) from error
+    seller_code = seller_tax_code(document)
+    if seller_code is not None and seller_code != tax_code:
+        raise Forbidden(
+            f"line {index + 1} is another seller's invoice",
+            code=ErrorCode.SELLER_MISMATCH,
+            field=f"{field}/xml{SELLER_PATH}",
         )

@@ -43,24 +43,42 @@ async def jwks(clients: ClientsDep) -> Response:
     )
 
 
+# The national format's media types: `text/xml` too, which some accounting software sends.
+XML_MEDIA_TYPES = frozenset({"application/xml", "text/xml"})
+
+
 @router.post("/v1/invoices", status_code=201)
 async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
-    submission = await _read_json(request)
-    raw_invoice, signature = _split_submission(submission)
     assert principal.tax_code is not None  # a business client always has one
-    answer = await clients.submissions.submit(
-        tax_code=principal.tax_code,
-        raw_invoice=raw_invoice,
-        signature=signature,
-        now=dt.datetime.now(dt.UTC),
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in XML_MEDIA_TYPES:
+        # An HDon (docs/invoice-format.md, "The national XML"): the answer is the coded HDon.
+        body = await read_body(request, MAX_BODY_BYTES, f"at most {MAX_BODY_BYTES} bytes")
+        answer = await clients.submissions.submit_xml(
+            tax_code=principal.tax_code, body=body, now=dt.datetime.now(dt.UTC)
+        )
+    elif media_type == "application/json":
+        submission = await _read_json(request)
+        raw_invoice, signature = _split_submission(submission)
+        answer = await clients.submissions.submit(
+            tax_code=principal.tax_code,
+            raw_invoice=raw_invoice,
+            signature=signature,
+            now=dt.datetime.now(dt.UTC),
+        )
+    else:
+        raise UnsupportedMediaType(
+            "send the submission as application/json, or an HDon as application/xml"
+        )
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        media_type=answer.media_type,
+        headers=answer.headers or None,
     )
-    return Response(answer.body, status_code=answer.status, media_type="application/json")
 
 
 async def _read_json(request: Request) -> Any:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise UnsupportedMediaType("send the submission as application/json")
     body = await read_body(request, MAX_BODY_BYTES, f"at most {MAX_BODY_BYTES} bytes")
     try:
         # Refused: what orjson refuses (invalid UTF-8, lone surrogates), nesting deeper than 64

@@ -20,6 +20,7 @@ from api.deps import LookupDep
 from lookup import public_check
 from lookup.cache import CachedDocument
 from lookup.page_tokens import MAX_TOKEN_LENGTH
+from lookup.service import LookupService
 
 router = APIRouter(tags=["lookup"])
 
@@ -27,12 +28,16 @@ ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="look
 
 
 @router.get("/v1/invoices/{code}")
-async def invoice_by_code(code: str, principal: ReaderDep, lookups: LookupDep) -> Response:
-    return _json(await lookups.invoice_by_code(principal, code))
+async def invoice_by_code(
+    code: str, request: Request, principal: ReaderDep, lookups: LookupDep
+) -> Response:
+    document = await lookups.invoice_by_code(principal, code)
+    return await _answer(document, request, lookups)
 
 
 @router.get("/v1/invoices")
 async def invoice_by_key(
+    request: Request,
     principal: ReaderDep,
     lookups: LookupDep,
     seller_tax_code: Annotated[str, Query(max_length=14)],
@@ -41,7 +46,7 @@ async def invoice_by_key(
     number: Annotated[int, Query(ge=1, le=99_999_999)],
 ) -> Response:
     document = await lookups.invoice_by_key(principal, seller_tax_code, template, symbol, number)
-    return _json(document)
+    return await _answer(document, request, lookups)
 
 
 class PrintedFields(BaseModel):
@@ -87,6 +92,39 @@ async def seller_invoices(
         page_token=page_token,
     )
     return {"invoices": page.invoices, "next_page_token": page.next_page_token}
+
+
+async def _answer(document: CachedDocument, request: Request, lookups: LookupService) -> Response:
+    """JSON, or the signed XML when the caller's Accept prefers XML (an HDon invoice only)."""
+    if prefers_xml(request.headers.get("accept", "")):
+        return Response(await lookups.signed_xml(document), media_type="application/xml")
+    return _json(document)
+
+
+_JSON_TYPES = ("application/json", "application/*", "*/*")
+_XML_TYPES = ("application/xml", "text/xml")
+
+
+def prefers_xml(accept: str) -> bool:
+    """Whether an Accept header ranks XML above JSON (RFC 9110 12.5.1: the highest q wins; JSON,
+    the default, wins a tie and an absent or unparsable header)."""
+    best_xml = best_json = 0.0
+    for item in accept.split(","):
+        media_type, *parameters = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_type = media_type.lower()
+        if media_type in _XML_TYPES:
+            best_xml = max(best_xml, quality)
+        elif media_type in _JSON_TYPES:
+            best_json = max(best_json, quality)
+    return best_xml > 0 and best_xml > best_json
 
 
 def _json(document: CachedDocument) -> Response:

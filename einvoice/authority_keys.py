@@ -46,7 +46,15 @@ def load_keyring(folder: Path, active_kid: str | None) -> AuthorityKeyRing:
                 "EINVOICE_AUTHORITY_ACTIVE_KID"
             )
         active_kid = next(iter(pems))
-    return AuthorityKeyRing.from_pems(pems, active_kid)
+    keyring = AuthorityKeyRing.from_pems(pems, active_kid)
+    if keyring.active.alg == "EdDSA":
+        # Refused at start-up rather than at the first XML invoice: XML Signature has no Ed25519
+        # method that libxmlsec1 and the field's software share. A retired Ed25519 key is fine.
+        raise ValueError(
+            f"the active authority key {active_kid!r} is Ed25519, which cannot sign the XML "
+            "answers (HDon): make a P-256 or RSA key the active one"
+        )
+    return keyring
 
 
 def _refuse_open_modes(path: Path) -> None:

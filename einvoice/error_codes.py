@@ -352,6 +352,11 @@ class ErrorCode(StrEnum):
     BATCH_NOT_FOUND = "BATCH_NOT_FOUND", 404, "No such batch (or not one of yours)."
     # Lookups.
     INVOICE_NOT_FOUND = "INVOICE_NOT_FOUND", 404, "No such invoice (or not one you may see)."
+    XML_NOT_AVAILABLE = (
+        "XML_NOT_AVAILABLE",
+        406,
+        "The invoice was submitted as JSON, so it has no signed XML; ask for application/json.",
+    )
     SELLER_NOT_FOUND = "SELLER_NOT_FOUND", 404, "No registered seller with this tax code."
     RANGE_TOO_LONG = (
         "RANGE_TOO_LONG",

@@ -66,6 +66,13 @@ class MalformedJson(ServiceError):
     code = ErrorCode.MALFORMED_JSON
 
 
+class NotAcceptable(ServiceError):
+    """The resource exists but not in the representation asked for (Accept): 406."""
+
+    status = 406
+    code = ErrorCode.XML_NOT_AVAILABLE
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = ErrorCode.PAYLOAD_TOO_LARGE

@@ -22,8 +22,8 @@ import dataclasses
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -32,6 +32,10 @@ from prometheus_client import Counter, Histogram
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
+from einvoice.hdon.answer import coded_hdon
+from einvoice.hdon.authenticate import AuthenticatedXml, authenticate_xml
+from einvoice.hdon.fields import invoice_of, xml_path
+from einvoice.hdon.parse import MalformedXml, parse_hdon
 from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, authenticate
 from einvoice.invoice.model import Invoice
 from einvoice.registry.cache import Seller
@@ -89,6 +93,8 @@ class Answer:
 
     status: int
     body: bytes
+    media_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,8 @@ class Submissions:
             raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
         outcome = self._authenticate(raw_invoice, signature, seller, now)
         if isinstance(outcome, Rejected):
-            earlier = await self._accepted_before(outcome, raw_invoice, signature, seller, now)
+            received = _json_received(raw_invoice, signature)
+            earlier = await self._accepted_before(outcome, received, seller, now)
             if earlier is None:
                 _REALTIME["rejected"].inc()
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
@@ -162,6 +169,53 @@ class Submissions:
         original = await self._original(claimed.claim, invoice, now)
         return _answer(original, outcome.invoice, 200)
 
+    async def submit_xml(self, *, tax_code: str, body: bytes, now: dt.datetime) -> Answer:
+        """One real-time HDon by the business `tax_code`: the coded HDon (201, or 200 with the
+        stored one for a repeat) or the JSON 409; raises for 400 (MalformedXml), 403 and 422."""
+        seller = await self.registry_cache.seller(tax_code)
+        if seller is None or not seller.active:
+            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+        outcome = self._authenticate_xml(body, seller, now)
+        if isinstance(outcome, Rejected):
+            _check_xml_seller(outcome.invoice, tax_code)
+            earlier = await self._accepted_before(
+                outcome, _xml_received(body, outcome, self.authority), seller, now
+            )
+            if earlier is None:
+                _REALTIME["rejected"].inc()
+                raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
+            _REALTIME["repeated"].inc()
+            return await self._xml_answer(earlier[1], 200, body)
+        authenticated = outcome.authenticated
+        _check_xml_seller(authenticated.invoice, tax_code)
+        invoice = _authenticated_invoice(authenticated, "", seller, signed_xml=outcome.answer)
+        started = time.perf_counter()
+        claimed = await self.invoices.claim(invoice, now)
+        _CLAIM_SECONDS.observe(time.perf_counter() - started)
+        if claimed.created:
+            started = time.perf_counter()
+            await self.invoices.write(invoice, now)
+            _ROWS_SECONDS.observe(time.perf_counter() - started)
+            _REALTIME["created"].inc()
+            if self.cache is not None:
+                self.cache.write(claimed.claim.code, _document(invoice))
+            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
+            return _xml(original, 201, outcome.answer)
+        if claimed.claim.invoice_hash != invoice.invoice_hash:
+            _REALTIME["conflict"].inc()
+            return _conflict(claimed.claim, XML_NUMBER)
+        _REALTIME["repeated"].inc()
+        recode = _recoder(body, invoice.invoice_hash, self.authority)
+        original = await self._original(claimed.claim, invoice, now, recode)
+        return await self._xml_answer(original, 200, body)
+
+    async def _xml_answer(self, original: _Original, status: int, body: bytes) -> Answer:
+        """The stored coded HDon of an earlier answer."""
+        signed = await self.invoices.signed_xml(original.code)
+        if signed is None:  # not written by this code (never expected): the same bytes, signed
+            signed = _recoder(body, original.invoice_hash, self.authority)(original.code)
+        return _xml(original, status, signed)
+
     async def submit_lines(
         self,
         *,
@@ -177,26 +231,52 @@ class Submissions:
             error = ErrorDetail(NOT_ACTIVE, NOT_ACTIVE_MESSAGE)
             return [_rejected(index, [error]) for index, _ in lines]
         results: dict[int, LineResult] = {}
-        accepted: list[tuple[int, NewInvoice]] = []
-        rejected: list[tuple[int, Rejected, Any, Any]] = []
+        accepted: list[tuple[int, NewInvoice, _Received]] = []
+        rejected: list[tuple[int, Rejected, _Received]] = []
         for count, (index, line) in enumerate(lines, 1):
             submission: Any = orjson.loads(line)
-            raw_invoice, signature = submission.get("invoice"), submission.get("signature")
-            outcome = self._authenticate(raw_invoice, signature, seller, now)
-            if isinstance(outcome, Rejected):
-                rejected.append((index, outcome, raw_invoice, signature))
+            xml = submission.get("xml")
+            if isinstance(xml, str):  # an HDon (api/batches.py checked it parses)
+                body = xml.encode()
+                try:
+                    xml_outcome = self._authenticate_xml(body, seller, now)
+                except MalformedXml as error:
+                    results[index] = _rejected(index, error.details)
+                    continue
+                if isinstance(xml_outcome, Rejected):
+                    received = _xml_received(body, xml_outcome, self.authority)
+                    rejected.append((index, xml_outcome, received))
+                else:
+                    authenticated = xml_outcome.authenticated
+                    invoice = _authenticated_invoice(
+                        authenticated,
+                        "",
+                        seller,
+                        batch_id=batch_id,
+                        line=index,
+                        signed_xml=xml_outcome.answer,
+                    )
+                    recode = _recoder(body, authenticated.invoice_hash, self.authority)
+                    received = _Received(lambda: b"", "", recode, XML_NUMBER)
+                    accepted.append((index, invoice, received))
             else:
-                invoice = _authenticated_invoice(
-                    outcome, signature, seller, batch_id=batch_id, line=index
-                )
-                accepted.append((index, invoice))
+                raw_invoice, signature = submission.get("invoice"), submission.get("signature")
+                outcome = self._authenticate(raw_invoice, signature, seller, now)
+                received = _json_received(raw_invoice, signature)
+                if isinstance(outcome, Rejected):
+                    rejected.append((index, outcome, received))
+                else:
+                    invoice = _authenticated_invoice(
+                        outcome, signature, seller, batch_id=batch_id, line=index
+                    )
+                    accepted.append((index, invoice, received))
             if count % _LINES_PER_SLICE == 0:
                 await asyncio.sleep(0)  # other tasks (the worker's lease renewal) get a turn
 
-        outcomes = await self.invoices.claim_all([invoice for _, invoice in accepted], now)
+        outcomes = await self.invoices.claim_all([invoice for _, invoice, _ in accepted], now)
         created = [
             (index, invoice)
-            for (index, invoice), outcome in zip(accepted, outcomes, strict=True)
+            for (index, invoice, _), outcome in zip(accepted, outcomes, strict=True)
             if outcome.created
         ]
         await self.invoices.write_all([invoice for _, invoice in created], now)
@@ -204,20 +284,22 @@ class Submissions:
         for index, invoice in created:
             results[index] = LineResult(index, "authenticated", invoice.code, invoice.token)
 
-        async def repeat(index: int, claim: Claim, invoice: NewInvoice) -> None:
+        async def repeat(
+            index: int, claim: Claim, invoice: NewInvoice, received: _Received
+        ) -> None:
             if claim.invoice_hash != invoice.invoice_hash:
-                results[index] = _line_conflict(index, claim)
+                results[index] = _line_conflict(index, claim, received.number_field)
                 return
             token = tokens.get(claim.code)  # a line repeated within this run
             if token is None:
-                token = (await self._original(claim, invoice, now)).token
+                token = (await self._original(claim, invoice, now, received.recode)).token
             mine = claim.made_by(batch_id, index)  # this line, in an earlier run of the batch
             results[index] = LineResult(
                 index, "authenticated" if mine else "duplicate", claim.code, token
             )
 
-        async def check_rejected(index: int, outcome: Rejected, raw: Any, signature: Any) -> None:
-            earlier = await self._accepted_before(outcome, raw, signature, seller, now)
+        async def check_rejected(index: int, outcome: Rejected, received: _Received) -> None:
+            earlier = await self._accepted_before(outcome, received, seller, now)
             if earlier is None:
                 results[index] = _rejected(index, outcome.errors)
                 return
@@ -229,8 +311,8 @@ class Submissions:
 
         await _bounded(
             [
-                repeat(index, outcome.claim, invoice)
-                for (index, invoice), outcome in zip(accepted, outcomes, strict=True)
+                repeat(index, outcome.claim, invoice, received)
+                for (index, invoice, received), outcome in zip(accepted, outcomes, strict=True)
                 if not outcome.created
             ]
             + [check_rejected(*item) for item in rejected]
@@ -254,13 +336,24 @@ class Submissions:
                 RULE_FAILURES.labels(error.code).inc()
         return outcome
 
+    def _authenticate_xml(
+        self, body: bytes, seller: Seller, now: dt.datetime
+    ) -> AuthenticatedXml | Rejected:
+        tax_code = seller.tax_code
+        certificates = seller.certificates
+        outcome = authenticate_xml(
+            body,
+            certificates_for_seller=lambda code: certificates if code == tax_code else {},
+            authority=self.authority,
+            now=now,
+        )
+        if isinstance(outcome, Rejected):
+            for error in outcome.errors:
+                RULE_FAILURES.labels(error.code).inc()
+        return outcome
+
     async def _accepted_before(
-        self,
-        outcome: Rejected,
-        raw_invoice: Any,
-        signature: Any,
-        seller: Seller,
-        now: dt.datetime,
+        self, outcome: Rejected, received: _Received, seller: Seller, now: dt.datetime
     ) -> tuple[Claim, _Original] | None:
         """The original answer when this very invoice was authenticated before (a key revoked
         since does not change that); None when it never was."""
@@ -276,18 +369,27 @@ class Submissions:
             invoice,
             code=claim.code,
             invoice_hash=claim.invoice_hash,
-            canonical=canonical_invoice_bytes(raw_invoice),
-            signature=signature if isinstance(signature, str) else "",
+            canonical=received.canonical(),
+            signature=received.seller_signature,
             token="",  # signed again by `_original` if its rows must be written
             authenticated_at=claim.authenticated_at,
             seller=seller,
         )
-        return claim, await self._original(claim, stand_in, now)
+        return claim, await self._original(claim, stand_in, now, received.recode)
 
-    async def _original(self, claim: Claim, invoice: NewInvoice, now: dt.datetime) -> _Original:
+    async def _original(
+        self,
+        claim: Claim,
+        invoice: NewInvoice,
+        now: dt.datetime,
+        recode: Callable[[str], bytes] | None = None,
+    ) -> _Original:
         """The stored answer of `claim`. When its rows are missing and the claim is older than the
         recovery grace (its own attempt died or gave up), they are written now from this same
-        invoice (`invoice`, same hash) with the claim's code, time and a token signed again."""
+        invoice (`invoice`, same hash) with the claim's code, time and a token signed again; an
+        XML invoice's answer is made again for the claim's code by `recode`. Should the first
+        attempt still write after that, its rows win (storage/cassandra/invoices.py): the answer
+        read back afterwards is its one, an equally valid signature of the same content."""
         stored = await self.invoices.by_code(claim.code)
         pause = 0.01
         while (
@@ -313,15 +415,65 @@ class Submissions:
             authenticated_at=claim.authenticated_at,
             batch_id=claim.batch_id,
             line=claim.line,
+            signed_xml=recode(claim.code) if recode is not None else None,
         )
         await self.invoices.write(recovered, now, recovering=True)
         RECOVERED.inc()
         return _Original(claim.code, claim.invoice_hash, token, claim.authenticated_at)
 
 
-def number_used(existing_code: str) -> ErrorDetail:
+# Where an invoice's number is, in a JSON submission and in an HDon.
+JSON_NUMBER = "/invoice/number"
+XML_NUMBER = xml_path(JSON_NUMBER)
+
+
+def number_used(existing_code: str, field: str = JSON_NUMBER) -> ErrorDetail:
     """The error of an invoice under a number another invoice holds (409, or a batch line)."""
-    return ErrorDetail(NUMBER_USED, f"{NUMBER_USED_MESSAGE}: {existing_code}", "/invoice/number")
+    return ErrorDetail(NUMBER_USED, f"{NUMBER_USED_MESSAGE}: {existing_code}", field)
+
+
+@dataclass(frozen=True)
+class _Received:
+    """What a submission brought beside its parsed invoice, to write its rows again
+    (`Submissions._original`) and to name its number in a conflict."""
+
+    canonical: Callable[[], bytes]  # the invoice's canonical JSON (made only when needed)
+    seller_signature: str  # the detached JWS; empty for an HDon (its signature is in the XML)
+    recode: Callable[[str], bytes] | None = None  # an HDon: its answer for a given code
+    number_field: str = JSON_NUMBER
+
+
+def _json_received(raw_invoice: Any, signature: Any) -> _Received:
+    return _Received(
+        lambda: canonical_invoice_bytes(raw_invoice),
+        signature if isinstance(signature, str) else "",
+    )
+
+
+def _xml_received(body: bytes, outcome: Rejected, authority: Authority) -> _Received:
+    return _Received(
+        lambda: canonical_invoice_bytes(invoice_of(parse_hdon(body))),
+        "",
+        _recoder(body, outcome.invoice_hash or "", authority),
+        XML_NUMBER,
+    )
+
+
+def _recoder(body: bytes, invoice_hash: str, authority: Authority) -> Callable[[str], bytes]:
+    """The answer to the HDon `body` for a given code, signed again (its content is the same for
+    a code; the authority's signature value differs each time, ECDSA being randomised)."""
+    return lambda code: coded_hdon(
+        body, parse_hdon(body), code, authority.keyring.active, invoice_hash
+    )
+
+
+def _check_xml_seller(invoice: Invoice | None, tax_code: str) -> None:
+    if invoice is not None and invoice["seller"]["tax_code"] != tax_code:
+        raise Forbidden(
+            "a business submits only invoices it sells",
+            code=ErrorCode.SELLER_MISMATCH,
+            field=xml_path("/invoice/seller/tax_code"),
+        )
 
 
 def _new_invoice(
@@ -336,6 +488,7 @@ def _new_invoice(
     seller: Seller,
     batch_id: uuid.UUID | None = None,
     line: int | None = None,
+    signed_xml: bytes | None = None,
 ) -> NewInvoice:
     return NewInvoice(
         code=code,
@@ -355,6 +508,7 @@ def _new_invoice(
         month_buckets=seller.month_buckets,
         batch_id=batch_id,
         line=line,
+        signed_xml=signed_xml,
     )
 
 
@@ -365,6 +519,7 @@ def _authenticated_invoice(
     *,
     batch_id: uuid.UUID | None = None,
     line: int | None = None,
+    signed_xml: bytes | None = None,
 ) -> NewInvoice:
     return _new_invoice(
         outcome.invoice,
@@ -377,6 +532,7 @@ def _authenticated_invoice(
         seller=seller,
         batch_id=batch_id,
         line=line,
+        signed_xml=signed_xml,
     )
 
 
@@ -389,6 +545,7 @@ def _document(invoice: NewInvoice) -> dict[str, Any]:
         authenticated_at=invoice.authenticated_at,
         token=invoice.token,
         seller_signature=invoice.seller_signature,
+        xml=invoice.signed_xml is not None,
     )
 
 
@@ -404,16 +561,28 @@ def _answer(original: _Original, invoice: Invoice | None, status: int) -> Answer
     return Answer(status, orjson.dumps(body))
 
 
-def _conflict(existing: Claim) -> Answer:
+def _xml(original: _Original, status: int, signed_xml: bytes) -> Answer:
+    """An HDon's answer: the coded HDon, and the JSON answer's fields as headers (docs/xml.md)."""
+    headers = {
+        "Location": f"/v1/invoices/{original.code}",
+        "X-Invoice-Code": original.code,
+        "X-Invoice-Hash": original.invoice_hash,
+        "X-Invoice-Token": original.token,
+        "X-Authenticated-At": utc_timestamp(original.authenticated_at),
+    }
+    return Answer(status, signed_xml, "application/xml", headers)
+
+
+def _conflict(existing: Claim, field: str = JSON_NUMBER) -> Answer:
     body = {
-        "errors": [number_used(existing.code).as_json()],
+        "errors": [number_used(existing.code, field).as_json()],
         "existing": {"code": existing.code, "invoice_hash": existing.invoice_hash},
     }
     return Answer(409, orjson.dumps(body))
 
 
-def _line_conflict(index: int, existing: Claim) -> LineResult:
-    errors = orjson.dumps([number_used(existing.code).as_json()]).decode()
+def _line_conflict(index: int, existing: Claim, field: str = JSON_NUMBER) -> LineResult:
+    errors = orjson.dumps([number_used(existing.code, field).as_json()]).decode()
     return LineResult(index, "rejected", existing.code, None, errors)
 
 

@@ -25,14 +25,19 @@ def invoice_document(
     authenticated_at: dt.datetime,
     token: str,
     seller_signature: str,
+    xml: bool = False,
 ) -> dict[str, Any]:
+    """`format`: how the seller submitted it. An XML invoice (`xml`) has no detached JWS
+    (`seller_signature` null): its signature is in its signed XML, read with
+    `Accept: application/xml`, and its hash is over DLHDon (docs/invoice-format.md)."""
     return {
         "code": code,
         "status": status,
+        "format": "xml" if xml else "json",
         "authenticated_at": utc_timestamp(authenticated_at),
         "invoice_hash": invoice_hash,
         "token": token,
-        "seller_signature": seller_signature,
+        "seller_signature": None if xml else seller_signature,
         "invoice": invoice,
     }
 
@@ -46,6 +51,7 @@ def document_from_stored(stored: StoredInvoice) -> dict[str, Any]:
         authenticated_at=stored.authenticated_at,
         token=stored.token,
         seller_signature=stored.seller_signature,
+        xml=stored.xml,
     )
 
 

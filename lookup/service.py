@@ -26,6 +26,7 @@ import redis.asyncio as redis
 from prometheus_client import Counter, Histogram
 from pydantic import SecretStr
 
+from einvoice.errors import NotAcceptable
 from einvoice.registry.cache import RegistryCache
 from einvoice.timezone import VIETNAM
 from lookup.access import (
@@ -123,6 +124,20 @@ class LookupService:
         (/code) for what is not a code."""
         document = await self.find_by_code(check_code(code))
         return await self._readable(reader, document, code)
+
+    async def signed_xml(self, document: CachedDocument) -> bytes:
+        """The signed XML (HDon with MCCQT) of a document the reader may see: read from
+        Cassandra, not cached (asked for far less often than JSON, and several times its size).
+        NotAcceptable (XML_NOT_AVAILABLE) for an invoice submitted as JSON."""
+        fields = document.document
+        signed = None
+        if fields.get("format") != "json":
+            signed = await self.invoices.signed_xml(fields["code"])
+        if signed is None:
+            raise NotAcceptable(
+                "this invoice was submitted as JSON and has no signed XML: ask for application/json"
+            )
+        return signed
 
     async def invoice_by_key(
         self, reader: Reader, seller_tax_code: str, template: str, symbol: str, number: int

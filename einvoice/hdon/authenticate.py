@@ -15,6 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
+
+import einvoice_core
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
@@ -22,6 +25,7 @@ from einvoice.hdon.answer import coded_hdon
 from einvoice.hdon.fields import invoice_of, xml_path
 from einvoice.hdon.parse import parse_hdon
 from einvoice.invoice.authenticate import Authenticated, Authority, Rejected
+from einvoice.invoice.model import Invoice
 from einvoice.invoice.rules import check_invoice, parse_date
 from einvoice.invoice.structure import parse_invoice
 from signing.authority import new_code, token_claims
@@ -61,11 +65,19 @@ def authenticate_xml(
             ]
         )
     raw_invoice = invoice_of(document)
-    invoice, errors = parse_invoice(raw_invoice, prefix="/invoice")
-    errors = [_at_element(error) for error in errors]
-    if invoice is None:
-        return Rejected(errors)
-    errors += [_at_element(error) for error in check_invoice(invoice, now)]
+    # The compiled rules first, as for JSON (einvoice/invoice/authenticate.py): canonical bytes
+    # when the invoice is certainly valid; otherwise the reference rules decide and explain.
+    canonical = einvoice_core.check_invoice(raw_invoice, now.timestamp())
+    errors: list[ErrorDetail] = []
+    if canonical is not None:
+        invoice = cast(Invoice, raw_invoice)
+    else:
+        parsed, problems = parse_invoice(raw_invoice, prefix="/invoice")
+        errors = [_at_element(error) for error in problems]
+        if parsed is None:
+            return Rejected(errors)
+        invoice = parsed
+        errors += [_at_element(error) for error in check_invoice(invoice, now)]
     digest: str | None = None
     issued = parse_date(invoice["issued_date"])
     seller_tax_code = invoice["seller"]["tax_code"]
@@ -91,7 +103,7 @@ def authenticate_xml(
     )
     authenticated = Authenticated(
         invoice,
-        canonical_invoice_bytes(raw_invoice),
+        canonical if canonical is not None else canonical_invoice_bytes(raw_invoice),
         digest,
         code,
         invoice["symbol"][0] == "C",

@@ -146,6 +146,17 @@ def invoice_of(document: HDonDocument) -> dict[str, Any]:
     return invoice
 
 
+SELLER_PATH = f"{DATA_PATH}/NDHDon/NBan/MST"
+
+
+def seller_tax_code(document: HDonDocument) -> str | None:
+    """The seller's MST, without reading the rest of DLHDon (a batch's lines are checked for
+    their seller before they are queued); None when absent or empty."""
+    found = _Reader(document).elements(document.data, "NDHDon/NBan/MST")
+    text = (found[0].text or "").strip() if found else ""
+    return text or None
+
+
 def xml_path(pointer: str) -> str:
     """The element of an error's JSON pointer (`/invoice/...`), as a path with 1-based indexes
     (`/HDon/DLHDon/NDHDon/DSHHDVu/HHDVu[3]/ThTien`); DLHDon when no element matches."""

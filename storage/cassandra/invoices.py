@@ -49,6 +49,13 @@ _DOCUMENT = """
 INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status)
 VALUES (?, ?, ?, ?, 'authenticated') USING TTL ? AND TIMESTAMP ?
 """
+# An XML invoice's row: the same, with its signed XML (a JSON invoice's row never names the
+# column, so it holds no null cell).
+_XML_DOCUMENT = """
+INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status,
+    signed_xml)
+VALUES (?, ?, ?, ?, 'authenticated', ?) USING TTL ? AND TIMESTAMP ?
+"""
 _BY_SELLER_MONTH = """
 INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code, template,
     symbol, number, buyer_tax_code, total_payable, status)
@@ -57,6 +64,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
 _DOCUMENT_SELECT = """
 SELECT document, token_signature, authenticated_at, status FROM invoice_documents WHERE code = ?
 """
+_XML_SELECT = "SELECT signed_xml FROM invoice_documents WHERE code = ?"
 _SELLER_MONTH_PAGE = """
 SELECT issued_date, code, template, symbol, number, buyer_tax_code, total_payable, status
 FROM invoices_by_seller_month
@@ -88,6 +96,8 @@ class NewInvoice:
     # The batch line that submits it; None in real time (a redelivered line knows its own claim).
     batch_id: uuid.UUID | None = None
     line: int | None = None
+    # Submitted as HDon: the answer (HDon with MCCQT and the authority's signature); None for JSON.
+    signed_xml: bytes | None = None
 
     def claim_request(self, now: dt.datetime) -> ClaimRequest:
         return ClaimRequest(
@@ -115,6 +125,7 @@ class StoredInvoice:
     token: str
     seller_signature: str
     invoice: dict[str, Any]
+    xml: bool = False  # submitted as HDon: `InvoiceStore.signed_xml` has its signed XML
 
 
 def ttl_seconds(issued: dt.date, now: dt.datetime) -> int:
@@ -145,6 +156,8 @@ class InvoiceStore:
         self.writer = writer
         self.claims = ClaimStore(session, claim_routing)
         self._document: PreparedStatement = session.prepare(_DOCUMENT)
+        self._xml_document: PreparedStatement = session.prepare(_XML_DOCUMENT)
+        self._xml_select: PreparedStatement = session.prepare(_XML_SELECT)
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
         self._document_select: PreparedStatement = session.prepare(_DOCUMENT_SELECT)
         self._seller_month_page: PreparedStatement = session.prepare(_SELLER_MONTH_PAGE)
@@ -189,22 +202,36 @@ class InvoiceStore:
             code=invoice.code,
             invoice_hash=invoice.invoice_hash,
             authenticated_at=invoice.authenticated_at,
+            xml=invoice.signed_xml is not None,
         )
         timestamp = write_timestamp(invoice.authenticated_at) - (1 if recovering else 0)
         month = invoice.issued_date.year * 100 + invoice.issued_date.month
+        key = documents.code_bytes(invoice.code)
+        size = len(stored.document) + len(stored.token_signature) + _DOCUMENT_ROW_OVERHEAD
+        if invoice.signed_xml is None:
+            values: tuple[Any, ...] = (
+                key,
+                stored.document,
+                stored.token_signature,
+                invoice.authenticated_at,
+                ttl,
+                timestamp,
+            )
+            document = Row(self._document, values, size)
+        else:
+            signed_xml = documents.encode_xml(invoice.signed_xml)
+            values = (
+                key,
+                stored.document,
+                stored.token_signature,
+                invoice.authenticated_at,
+                signed_xml,
+                ttl,
+                timestamp,
+            )
+            document = Row(self._xml_document, values, size + len(signed_xml))
         return [
-            Row(
-                self._document,
-                (
-                    documents.code_bytes(invoice.code),
-                    stored.document,
-                    stored.token_signature,
-                    invoice.authenticated_at,
-                    ttl,
-                    timestamp,
-                ),
-                len(stored.document) + len(stored.token_signature) + _DOCUMENT_ROW_OVERHEAD,
-            ),
+            document,
             Row(
                 self._by_seller_month,
                 (
@@ -254,7 +281,19 @@ class InvoiceStore:
             token=decoded.token,
             seller_signature=decoded.seller_signature,
             invoice=decoded.invoice,
+            xml=decoded.xml,
         )
+
+    async def signed_xml(self, code: str) -> bytes | None:
+        """The signed XML of an invoice submitted as HDon; None for an unknown code or a JSON
+        invoice."""
+        try:
+            key = documents.code_bytes(code)
+        except ValueError:
+            return None
+        result = await execute(self.session, self._xml_select, (key,))
+        stored = result.current_rows[0]["signed_xml"] if result.current_rows else None
+        return documents.decode_xml(stored, code=code) if stored else None
 
     async def seller_month(
         self,

@@ -133,7 +133,7 @@ def test_an_unknown_format_or_corrupt_document_is_an_error_not_a_guess() -> None
     stored, _, _, code = _encoded(sample_invoice())
 
     with pytest.raises(documents.DocumentFormatError, match="unknown document format"):
-        documents.decode(b"\x02" + stored.document[1:], b"", code=code, authenticated_at=NOW)
+        documents.decode(b"\x09" + stored.document[1:], b"", code=code, authenticated_at=NOW)
     with pytest.raises(documents.DocumentFormatError, match="corrupt"):
         documents.decode(stored.document[:40], b"", code=code, authenticated_at=NOW)
 
@@ -143,3 +143,44 @@ def test_codes_are_stored_as_their_17_bytes() -> None:
 
     assert len(documents.code_bytes(code)) == 17
     assert documents.code_text(documents.code_bytes(code)) == code
+
+
+def test_an_xml_invoice_keeps_its_own_hash_and_its_signed_xml() -> None:
+    """An HDon's hash is over DLHDon, not the canonical JSON: format 2 stores it."""
+    invoice = sample_invoice()
+    canonical = canonical_invoice_bytes(invoice)
+    xml_digest = "ab" * 32
+    code = new_code("00")
+    token = RING.sign_token(
+        token_claims(invoice, code=code, invoice_hash=xml_digest, iat=int(NOW.timestamp()))
+    )
+    stored = documents.encode(
+        canonical=canonical,
+        invoice=invoice,
+        seller_signature="",
+        token=token,
+        code=code,
+        invoice_hash=xml_digest,
+        authenticated_at=NOW,
+        xml=True,
+    )
+
+    decoded = documents.decode(
+        stored.document, stored.token_signature, code=code, authenticated_at=NOW
+    )
+
+    assert stored.document[0] == documents.FORMAT_2
+    assert decoded.xml
+    assert decoded.invoice_hash == xml_digest
+    assert decoded.token == token  # its payload rebuilt with the stored hash
+    assert decoded.seller_signature == ""
+    signed = (
+        b'<?xml version="1.0" encoding="UTF-8"?><HDon>'
+        + b"<x>Vi\xe1\xbb\x87t</x>" * 50
+        + b"</HDon>"
+    )
+    kept = documents.encode_xml(signed)
+    assert len(kept) < len(signed) // 3
+    assert documents.decode_xml(kept, code=code) == signed
+    with pytest.raises(documents.DocumentFormatError):
+        documents.decode_xml(b"\x07" + kept[1:], code=code)

@@ -123,3 +123,26 @@ def test_ambiguous_bytes_are_left_to_expat() -> None:
 
     assert _quick_offsets(in_data, "") is None
     assert _quick_offsets(lookalike, "") is None
+
+
+@pytest.mark.parametrize("data_id", ["data", "DLHDon_123", "a&b"])
+def test_the_signed_info_is_written_in_its_canonical_form(data_id: str) -> None:
+    """The authority's SignedInfo is written as text (signing/xml_signature.py): the bytes sent
+    must be what exclusive C14N makes of them, or no verifier would agree with the signature."""
+    key = private_key("ec")
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert, data_id=data_id))
+    authority = _authority()
+    document = parse_hdon(body)
+
+    answer = coded_hdon(body, document, CODE, authority, data_digest(document))
+
+    start = answer.index(b"<SignedInfo", answer.index(b"<CQT>"))
+    written = answer[start : answer.index(b"</SignedInfo>", start) + len(b"</SignedInfo>")]
+    signed_info = parse_hdon(answer).root.find(
+        f"DSCKS/CQT/{{{DSIG}}}Signature/{{{DSIG}}}SignedInfo"
+    )
+    assert signed_info is not None
+    assert etree.tostring(signed_info, method="c14n", exclusive=True) == written
+    uris = _verify_authority(answer, authority)
+    assert uris[0] == f"#{data_id}"

@@ -3,15 +3,29 @@ signature, and the coded answer."""
 
 from __future__ import annotations
 
+import einvoice_core
+import pytest
 from lxml import etree
 
 from einvoice.error_codes import ErrorCode
 from einvoice.hdon.authenticate import AuthenticatedXml, authenticate_xml
+from einvoice.hdon.fields import hdon_of, invoice_of
 from einvoice.hdon.parse import NAMESPACE, parse_hdon
 from einvoice.invoice.authenticate import Authority, Rejected
+from einvoice.invoice.samples import sample_invoice
+from einvoice.invoice.structure import parse_invoice
 from signing.authority import AuthorityKeyRing, generate_private_key_pem
+from signing.canonical import canonical_invoice_bytes
 from signing.xml_signature import SellerCertificate, data_digest
-from tests.einvoice.hdon.support import certificate, invoice, private_key, registered, signed
+from tests.einvoice.hdon.support import (
+    ISSUED,
+    TAX_CODE,
+    certificate,
+    invoice,
+    private_key,
+    registered,
+    signed,
+)
 from tests.signing.test_xml_signature import NOW
 
 AUTHORITY = Authority(
@@ -82,3 +96,21 @@ def test_an_unknown_certificate_and_a_sellers_code_are_refused() -> None:
     assert [(e.code, e.field) for e in coded.errors] == [
         (ErrorCode.XML_AUTHORITY_PART_SENT, "/HDon/MCCQT")
     ]
+
+
+@pytest.mark.parametrize("lines", [1, 3, 10])
+@pytest.mark.parametrize("namespace", [None, NAMESPACE])
+def test_the_compiled_rules_and_the_reference_agree_on_a_read_hdon(
+    lines: int, namespace: str | None
+) -> None:
+    """DLHDon read as the invoice is what the compiled rules check (einvoice_core): for a valid
+    invoice they give the canonical bytes the reference gives, and the same invoice."""
+    content = sample_invoice(seller_tax_code=TAX_CODE, number=7, issued=ISSUED, lines=lines)
+    raw = invoice_of(parse_hdon(etree.tostring(hdon_of(content, namespace=namespace))))
+
+    canonical = einvoice_core.check_invoice(raw, NOW.timestamp())
+
+    parsed, errors = parse_invoice(raw, prefix="/invoice")
+    assert errors == []
+    assert parsed == raw
+    assert canonical == canonical_invoice_bytes(raw)
