@@ -343,7 +343,11 @@ class ErrorCode(StrEnum):
     )
     # Batches.
     BATCH_EMPTY = "BATCH_EMPTY", 422, "The batch has no lines."
-    INVALID_LINE = "INVALID_LINE", 422, "A batch line is not a JSON object {invoice, signature}."
+    INVALID_LINE = (
+        "INVALID_LINE",
+        422,
+        "A batch line is not a JSON object {invoice, signature} or {xml}.",
+    )
     LINE_TOO_LARGE = (
         "LINE_TOO_LARGE",
         422,

@@ -186,7 +186,10 @@ def _in_group(group: Group, rest: list[str]) -> str:
 
 
 # Per namespace and group: each field's name, the qualified tags of its element's path, its kind.
-_PLANS: dict[tuple[str | None, str | None], list[tuple[str, tuple[str, ...], Kind]]] = {}
+# Per namespace and group: the fields that are direct children (by qualified tag: name, kind),
+# and the others with the qualified tags of their element's path.
+_Plan = tuple[dict[str, tuple[str, Kind]], list[tuple[str, tuple[str, ...], Kind]]]
+_PLANS: dict[tuple[str | None, str | None], _Plan] = {}
 
 
 class _Reader:
@@ -204,36 +207,52 @@ class _Reader:
         return found
 
     def fields(self, element: etree._Element, group: Group) -> dict[str, Any]:
-        children: dict[Any, etree._Element] = {}
-        for child in element:
-            children.setdefault(child.tag, child)  # the first of a name, as `find` would
+        """The group's values under `element`: the first child of each name counts, as `find`
+        would take it. One pass over the children; most fields are direct children."""
+        direct, nested = self._plan(group)
         values: dict[str, Any] = {}
-        for name, tags, kind in self._plan(group):
-            found = children.get(tags[0])
-            for tag in tags[1:]:
-                if found is None:
-                    break
-                found = next((child for child in found if child.tag == tag), None)
-            if found is None:
+        empty: set[str] = set()
+        for child in element:
+            entry = direct.get(child.tag)
+            if entry is None or entry[0] in values or entry[0] in empty:
                 continue
-            text = found.text
+            text = child.text
+            if text and (text := text.strip()):
+                name, kind = entry
+                values[name] = text if kind == "text" else _value(text, kind)
+            else:
+                empty.add(entry[0])  # the first of its name is empty: absent
+        for name, tags, kind in nested:
+            found = _first_at(element, tags)
+            text = found.text if found is not None else None
             if text and (text := text.strip()):
                 values[name] = _value(text, kind)
         return values
 
-    def _plan(self, group: Group) -> list[tuple[str, tuple[str, ...], Kind]]:
+    def _plan(self, group: Group) -> _Plan:
         key = (self.document.namespace, group.key)
         plan = _PLANS.get(key)
         if plan is None:
-            plan = _PLANS[key] = [
-                (
-                    field.name,
-                    tuple(self.document.tag(name) for name in field.element.split("/")),
-                    field.kind,
-                )
-                for field in group.fields
-            ]
+            direct: dict[str, tuple[str, Kind]] = {}
+            nested: list[tuple[str, tuple[str, ...], Kind]] = []
+            for field in group.fields:
+                tags = tuple(self.document.tag(name) for name in field.element.split("/"))
+                if len(tags) == 1:
+                    direct[tags[0]] = (field.name, field.kind)
+                else:
+                    nested.append((field.name, tags, field.kind))
+            plan = _PLANS[key] = (direct, nested)
         return plan
+
+
+def _first_at(element: etree._Element, tags: tuple[str, ...]) -> etree._Element | None:
+    """The element at a path of qualified tags, the first child of each name on the way."""
+    for tag in tags:
+        found = next((child for child in element if child.tag == tag), None)
+        if found is None:
+            return None
+        element = found
+    return element
 
 
 def _value(text: str, kind: Kind) -> Any:

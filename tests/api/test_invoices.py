@@ -201,7 +201,8 @@ async def test_every_rule_failure_is_reported_with_422(
             "UNKNOWN_FIELD",
         ),
         (b"{}", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
-        (b"{}", "application/xml", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (b"{}", "application/xml", 400, "MALFORMED_XML"),  # read as an HDon
+        (b"{}", "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"),
         (
             b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}',
             "application/json",

@@ -31,7 +31,6 @@ from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
 from tests.einvoice.hdon.support import PrivateKey, certificate, private_key
-from tests.ingest.test_batches import ndjson, post_batch, results, wait_completed
 
 XML = {"Content-Type": "application/xml"}
 
@@ -102,11 +101,11 @@ def _codes(response: httpx.Response) -> list[str]:
     return [error["code"] for error in response.json()["errors"]]
 
 
-async def _jwks(http: httpx.AsyncClient) -> dict[str, Any]:
+async def jwks_of(http: httpx.AsyncClient) -> dict[str, Any]:
     return (await http.get("/.well-known/jwks.json")).json()  # type: ignore[no-any-return]
 
 
-def _check_authority_signature(answer: bytes, jwks: dict[str, Any]) -> str:
+def check_authority_signature(answer: bytes, jwks: dict[str, Any]) -> str:
     """Verify DSCKS/CQT with libxmlsec1 against the JWKS's x5c certificates; the MCCQT."""
     root = etree.fromstring(answer)
     namespace = etree.QName(root).namespace
@@ -153,7 +152,7 @@ async def test_an_hdon_is_coded_signed_stored_and_answered_as_xml(
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith("application/xml")
     answer = response.content
-    code = _check_authority_signature(answer, await _jwks(http))
+    code = check_authority_signature(answer, await jwks_of(http))
     assert len(code) == 34
     assert code == code.upper()
     assert response.headers["X-Invoice-Code"] == code
@@ -165,7 +164,7 @@ async def test_an_hdon_is_coded_signed_stored_and_answered_as_xml(
     # The JSON answer's fields, as headers: the token names the code and hash.
     token = jwt.JWT(
         jwt=response.headers["X-Invoice-Token"],
-        key=jwk.JWKSet.from_json(orjson.dumps(await _jwks(http))),
+        key=jwk.JWKSet.from_json(orjson.dumps(await jwks_of(http))),
     )
     claims = orjson.loads(token.claims)
     assert claims["code"] == code
@@ -354,70 +353,6 @@ async def test_a_json_and_an_xml_invoice_under_one_number_conflict(
     )
     assert both.status_code == 200
     assert both.json()["format"] == "json"
-
-
-async def test_a_batch_with_xml_lines(xml_seller: XmlSeller, http: httpx.AsyncClient) -> None:
-    xml_lines = [
-        {"xml": xml_seller.hdon(n, namespace=NAMESPACE if n % 2 else None).decode()}
-        for n in range(1, 5)
-    ]
-    broken = orjson.loads(orjson.dumps(xml_lines[0]))
-    broken["xml"] = broken["xml"].replace("<SHDon>1</SHDon>", "<SHDon>99</SHDon>")
-    lines = [*xml_lines, xml_seller.seller.submission(10), broken, xml_lines[1]]
-    response = await post_batch(http, xml_seller.seller, ndjson(lines))
-    assert response.status_code == 202, response.text
-    batch_id = response.json()["batch_id"]
-    status = await wait_completed(http, xml_seller.seller, batch_id)
-    assert status["status"] == "completed"
-    found = await results(http, xml_seller.seller, batch_id)
-    assert [line["status"] for line in found] == ["authenticated"] * 5 + [
-        "rejected",
-        "duplicate",
-    ]
-    assert "SIGNATURE_INVALID" in [error["code"] for error in found[5]["errors"]]
-    assert found[6]["code"] == found[1]["code"]
-    jwks = await _jwks(http)
-    for line in found[:4]:
-        signed = await http.get(
-            f"/v1/invoices/{line['code']}",
-            headers={**xml_seller.headers, "Accept": "application/xml"},
-        )
-        assert signed.status_code == 200
-        assert _check_authority_signature(signed.content, jwks) == line["code"]
-    # The same HDon in real time afterwards: its batch answer, with 200.
-    again = await http.post(
-        "/v1/invoices",
-        content=xml_lines[2]["xml"].encode(),
-        headers={**xml_seller.headers, **XML},
-    )
-    assert again.status_code == 200
-    assert again.headers["X-Invoice-Code"] == found[2]["code"]
-
-
-async def test_bad_xml_lines_refuse_the_batch_up_front(
-    settings: Settings, xml_seller: XmlSeller, http: httpx.AsyncClient
-) -> None:
-    good = {"xml": xml_seller.hdon(1).decode()}
-    cases: list[tuple[dict[str, Any], int, str, str]] = [
-        ({"xml": "<HDon><DLHDon>"}, 400, "MALFORMED_XML", "/1/xml"),
-        ({"xml": 5}, 422, "INVALID_TYPE", "/1/xml"),
-        ({"xml": good["xml"], "signature": "x"}, 422, "UNKNOWN_FIELD", "/1/signature"),
-    ]
-    other = await make_xml_seller(settings)
-    cases.append(
-        (
-            {"xml": other.hdon(1).decode()},
-            403,
-            "SELLER_MISMATCH",
-            "/1/xml/HDon/DLHDon/NDHDon/NBan/MST",
-        )
-    )
-    for line, status, code, field in cases:
-        response = await post_batch(http, xml_seller.seller, ndjson([good, line]))
-        assert response.status_code == status, (line, response.text)
-        error = response.json()["errors"][0]
-        assert error["code"] == code
-        assert error["field"].startswith(field), error
 
 
 @pytest.mark.parametrize(

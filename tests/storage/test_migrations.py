@@ -17,6 +17,7 @@ from signing.authority import AuthorityKeyRing, generate_private_key_pem, new_co
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from storage.cassandra import migrate as cassandra_migrate
 from storage.cassandra.client import CassandraClient
+from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
 from storage.cassandra.row_writer import RowWriter
 from storage.errors import SchemaError
@@ -32,6 +33,9 @@ REPLICATION = {"class": "SimpleStrategy", "replication_factor": "1"}
 def scratch_keyspaces(cassandra: CassandraClient) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
+    # `migrate` leaves the session it is given in the keyspace it migrated: back to the tests'
+    # own before that keyspace is dropped, or every later statement of the session fails.
+    cassandra.session.set_keyspace(cassandra.keyspace)
     for name in names:
         cassandra.session.execute(f"DROP KEYSPACE IF EXISTS {name}")
 
@@ -224,7 +228,10 @@ async def test_postgres_migrations_apply_to_an_empty_database(settings: Settings
 
 
 async def test_version_4_invoices_and_claims_are_carried_into_the_compact_tables(
-    cassandra: CassandraClient, scratch_keyspaces: list[str], tmp_path: Path
+    settings: Settings,
+    cassandra: CassandraClient,
+    scratch_keyspaces: list[str],
+    tmp_path: Path,
 ) -> None:
     keyspace = _new_keyspace(scratch_keyspaces)
     version_4 = _schema_folder_up_to(tmp_path, 4)
@@ -279,21 +286,28 @@ async def test_version_4_invoices_and_claims_are_carried_into_the_compact_tables
 
     result = cassandra_migrate.migrate(session, keyspace, REPLICATION)
 
-    assert result.applied == ["0005_grouped_claims", "0006_retire_v4_invoice_tables"]
+    assert result.applied == [
+        "0005_grouped_claims",
+        "0006_retire_v4_invoice_tables",
+        "0007_signed_xml",
+    ]
     tables = session.cluster.metadata.keyspaces[keyspace].tables
     assert "invoice_claims" not in tables
     assert "invoices_by_code" not in tables
-    session.set_keyspace(keyspace)
+    # A client of its own: statements prepared in the scratch keyspace, which is dropped at the
+    # end, must not stay in the shared client's cache (the driver prepares them again later).
+    scratch = connect_cassandra(settings)
     try:
-        store = InvoiceStore(session, RowWriter(session))
+        scratch.session.set_keyspace(keyspace)
+        store = InvoiceStore(scratch.session, RowWriter(scratch.session))
         claim = await store.claim_of(SELLER_TAX_CODE, "1", invoice["symbol"], 9)
         stored = await store.by_code(code)
-        ttl = session.execute(
+        ttl = scratch.session.execute(
             "SELECT TTL(document) AS ttl FROM invoice_documents WHERE code = %s",
             (bytes.fromhex(code),),
         ).one()["ttl"]
     finally:
-        session.set_keyspace(cassandra.keyspace)
+        scratch.close()
     assert claim is not None
     assert (claim.code, claim.invoice_hash, claim.authenticated_at) == (code, digest, at)
     assert claim.made_by(batch_id, 17)

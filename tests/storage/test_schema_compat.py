@@ -63,6 +63,7 @@ def test_check_accepts_equal_and_compatible_newer_schemas_only() -> None:
 def scratch_keyspace(cassandra: CassandraClient) -> Iterator[str]:
     name = f"scratch_{uuid.uuid4().hex[:10]}"
     yield name
+    cassandra.session.set_keyspace(cassandra.keyspace)  # `migrate` left the session in `name`
     cassandra.session.execute(f"DROP KEYSPACE IF EXISTS {name}")
 
 
