@@ -14,7 +14,8 @@ with the input that caused it):
 - invoice: structure and rules (einvoice/invoice/) turn any JSON into an invoice or errors with
            catalogued codes, never an exception, and the rules never raise on what parsed;
 - xml:     the national XML reader (einvoice/hdon/) returns an HDon or raises MalformedXml; what
-           it returns maps to an invoice, and its seller signature gets the same answer from the
+           it returns maps to an invoice, the compiled reader of DLHDon reads what the reference
+           reads (or leaves it to it), and its seller signature gets the same answer from the
            fast check and from libxmlsec1 (signing/xml_signature.py), never an exception.
 Each starts from a seed corpus of valid inputs (a signed sample invoice, its JWS, a batch line),
 so mutations begin past the first brace. CI runs each briefly (tests/fuzz/test_atheris.py); the
@@ -39,7 +40,7 @@ with atheris.instrument_imports(include=["api", "einvoice", "signing"]):
     from api.batches import _checked_lines
     from einvoice.error_codes import ErrorCode
     from einvoice.errors import ServiceError
-    from einvoice.hdon.fields import invoice_of
+    from einvoice.hdon.fields import COMPILED_READER, invoice_of_reference
     from einvoice.hdon.parse import MalformedXml, parse_hdon
     from einvoice.invoice.rules import check_invoice
     from einvoice.invoice.structure import parse_invoice
@@ -130,7 +131,11 @@ def _xml(data: bytes) -> None:
         if error.details[0].code not in _CODES:
             raise AssertionError(f"an uncatalogued code {error.details[0].code!r}") from error
         return
-    parse_invoice(invoice_of(document), prefix="/invoice")
+    reference_reading = invoice_of_reference(document)
+    compiled_reading = COMPILED_READER.read(document.data_canonical, document.namespace)
+    if not document.has_comments and compiled_reading not in (None, reference_reading):
+        raise AssertionError(f"the readers differ: {compiled_reading} {reference_reading}")
+    parse_invoice(reference_reading, prefix="/invoice")
     answers = [
         verify_seller_xml_signature(
             document,

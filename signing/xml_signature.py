@@ -242,8 +242,7 @@ def data_digest(document: HDonDocument) -> str:
     SHA-256 of DLHDon in exclusive C14N 1.0 without comments (for an invoice signed with
     exclusive C14N, the seller's own Reference digest). Content outside DLHDon, and the
     signature, do not change it."""
-    canonical = etree.tostring(document.data, method="c14n", exclusive=True, with_comments=False)
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(document.data_canonical).hexdigest()
 
 
 def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, bytes, bytes] | str:

@@ -11,11 +11,13 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 mod canonical;
 mod decimal;
+mod hdon;
 mod ijson;
 mod jws;
 mod rules;
 mod taxcode;
 
+use hdon::DataReader;
 use jws::{CompiledKey, TokenSigner};
 
 const VIETNAM_OFFSET: f64 = 7.0 * 3600.0;
@@ -173,6 +175,7 @@ fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
 mod einvoice_core {
     #[pymodule_export]
     use super::{
-        authenticate, check_invoice, field_tables, first_duplicate_member, CompiledKey, TokenSigner,
+        authenticate, check_invoice, field_tables, first_duplicate_member, CompiledKey, DataReader,
+        TokenSigner,
     };
 }

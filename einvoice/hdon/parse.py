@@ -11,6 +11,7 @@ mapping look at the same `DLHDon` (the defence against signature wrapping starts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from lxml import etree
@@ -52,6 +53,13 @@ class HDonDocument:
     # DSCKS/CQT holds anything (elements, attributes, text): the authority's place, which a seller
     # leaves out or sends empty.
     authority_signed: bool = False
+    has_comments: bool = False  # anywhere in the body (the compiled reader leaves those alone)
+
+    @cached_property
+    def data_canonical(self) -> bytes:
+        """DLHDon in exclusive C14N 1.0 without comments: what the invoice hash covers
+        (signing/xml_signature.py) and what the compiled reader reads (einvoice/hdon/fields.py)."""
+        return etree.tostring(self.data, method="c14n", exclusive=True, with_comments=False)
 
     def tag(self, name: str) -> str:
         return f"{{{self.namespace}}}{name}" if self.namespace else name
@@ -109,6 +117,7 @@ def parse_hdon(body: bytes) -> HDonDocument:
         has_code=document.optional(root, "MCCQT", "/HDon/MCCQT") is not None,
         authority_signed=authority is not None
         and (len(authority) > 0 or bool(authority.attrib) or bool((authority.text or "").strip())),
+        has_comments=b"<!--" in body,
     )
 
 
