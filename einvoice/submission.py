@@ -462,8 +462,9 @@ def _xml_received(body: bytes, outcome: Rejected, authority: Authority) -> _Rece
 def _recoder(body: bytes, invoice_hash: str, authority: Authority) -> Callable[[str], bytes]:
     """The answer to the HDon `body` for a given code, signed again (its content is the same for
     a code; the authority's signature value differs each time, ECDSA being randomised)."""
+    keyring = authority.keyring
     return lambda code: coded_hdon(
-        body, parse_hdon(body), code, authority.keyring.active, invoice_hash
+        body, parse_hdon(body), code, keyring.active, invoice_hash, keyring.token_signer
     )
 
 

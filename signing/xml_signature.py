@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from einvoice_core import TokenSigner
 from lxml import etree
 
 from einvoice.error_codes import ErrorCode
@@ -56,9 +57,6 @@ _SIGNATURE_METHODS: dict[str, type[object]] = {
 }
 _DIGEST = "http://www.w3.org/2001/04/xmlenc#sha256"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-# Every Id, ID or id attribute of a document: libxml2's XPath, compiled once (about 9 us for an
-# invoice, where a test of each element's attributes costs 115).
-ID_ATTRIBUTES = etree.XPath("//@*[local-name()='Id' or local-name()='ID' or local-name()='id']")
 _C14N = frozenset(
     {
         "http://www.w3.org/2001/10/xml-exc-c14n#",
@@ -196,24 +194,26 @@ def _fast_check(signature: etree._Element, digest: str, public_key: object) -> b
     (scripts/bench_xml.py); the differential tests hold the two to the same answers. None: any
     other shape, left to libxmlsec1. `_shape` has checked the rest (one Reference to DLHDon,
     its Id unique, SHA-256, the algorithms)."""
-    signed_info = signature.find(f"{{{DSIG}}}SignedInfo")
-    if signed_info is None or signature.find(f".//{{{_EXC_C14N}}}InclusiveNamespaces") is not None:
+    signed_info = _child(signature, "SignedInfo")
+    inclusive = next(signature.iter(f"{{{_EXC_C14N}}}InclusiveNamespaces"), None)
+    if signed_info is None or inclusive is not None:
         return None
-    c14n = signed_info.find(f"{{{DSIG}}}CanonicalizationMethod")
+    c14n = _child(signed_info, "CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") != _EXC_C14N:
         return None
-    reference = signed_info.find(f"{{{DSIG}}}Reference")
+    reference = _child(signed_info, "Reference")
     if reference is None:
         return None
     named = [
         transform.get("Algorithm")
-        for transform in reference.iterfind(f"{{{DSIG}}}Transforms/{{{DSIG}}}Transform")
+        for transforms in _children(reference, "Transforms")
+        for transform in _children(transforms, "Transform")
     ]
     canonicalisations = [name for name in named if name in _C14N]
     if not canonicalisations or canonicalisations[-1] != _EXC_C14N:
         return None
-    digest_value = reference.findtext(f"{{{DSIG}}}DigestValue") or ""
-    signature_value = signature.findtext(f"{{{DSIG}}}SignatureValue") or ""
+    digest_value = _text(_child(reference, "DigestValue"))
+    signature_value = _text(_child(signature, "SignatureValue"))
     try:
         claimed, value = _base64(digest_value), _base64(signature_value)
     except ValueError:
@@ -264,20 +264,16 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     if c14n is None or c14n.get("Algorithm") not in _C14N:
         return "CanonicalizationMethod must be C14N 1.0 or exclusive C14N 1.0"
     method = _only(signed_info, "SignatureMethod")
-    references = signed_info.findall(f"{{{DSIG}}}Reference")
+    references = _children(signed_info, "Reference")
     if method is None or len(references) != 1:
         return "one SignatureMethod and exactly one Reference"
     reference = references[0]
     if reference.get("URI") != f"#{document.data_id}":
         return f"the Reference must point at #{document.data_id}, the DLHDon"
-    holders = [
-        value.getparent()  # type: ignore[union-attr]
-        for value in ID_ATTRIBUTES(document.root)  # type: ignore[union-attr]
-        if value == document.data_id
-    ]
+    holders = [holder for value, holder in document.ids if value == document.data_id]
     if holders != [document.data]:
         return f"the Id {document.data_id} must belong to DLHDon alone"
-    transforms = reference.find(f"{{{DSIG}}}Transforms")
+    transforms = _child(reference, "Transforms")
     for transform in transforms if transforms is not None else ():
         if transform.get("Algorithm") not in _TRANSFORMS:
             return f"transform {transform.get('Algorithm')} is not accepted"
@@ -290,9 +286,12 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     digest_value = _only(reference, "DigestValue")
     if digest_method is None or digest_method.get("Algorithm") != _DIGEST:
         return "DigestMethod must be SHA-256"
-    certificates = signature.findall(
-        f"{{{DSIG}}}KeyInfo/{{{DSIG}}}X509Data/{{{DSIG}}}X509Certificate"
-    )
+    certificates = [
+        certificate
+        for key_info in _children(signature, "KeyInfo")
+        for data in _children(key_info, "X509Data")
+        for certificate in _children(data, "X509Certificate")
+    ]
     if len(certificates) != 1:
         return "KeyInfo must carry exactly one X509Certificate, the seller's"
     try:
@@ -322,8 +321,22 @@ def _base64(text: str) -> bytes:
 
 
 def _only(parent: etree._Element, name: str) -> etree._Element | None:
-    found = parent.findall(f"{{{DSIG}}}{name}")
+    found = _children(parent, name)
     return found[0] if len(found) == 1 else None
+
+
+# Children by tag through `iterchildren`, in C: `find` and `findall` go through lxml's
+# ElementPath in Python, about twice the cost for these single steps (measured 2026-12-01).
+def _children(parent: etree._Element, name: str) -> list[etree._Element]:
+    return list(parent.iterchildren(f"{{{DSIG}}}{name}"))
+
+
+def _child(parent: etree._Element, name: str) -> etree._Element | None:
+    return next(parent.iterchildren(f"{{{DSIG}}}{name}"), None)
+
+
+def _text(element: etree._Element | None) -> str:
+    return (element.text or "") if element is not None else ""
 
 
 def sign_hdon(
@@ -379,6 +392,7 @@ def sign_references(
     references: list[tuple[str, str]],
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
     certificate: x509.Certificate,
+    signer: TokenSigner | None = None,
 ) -> bytes:
     """The authority's XML Signature, serialised, over references given as (Id, hex SHA-256 of
     the element in exclusive C14N): exclusive C14N, SHA-256, RSA-SHA256 or ECDSA-SHA256, KeyInfo
@@ -388,7 +402,8 @@ def sign_references(
     sent), and signed with `cryptography` directly: libxmlsec1 costs about half a millisecond
     more a signature, and building the same tree with lxml to canonicalise it about 60 us more
     (scripts/bench_xml.py). The tests check every answer with libxmlsec1
-    (tests/einvoice/hdon/test_answer.py) and that SignedInfo is its own canonical form."""
+    (tests/einvoice/hdon/test_answer.py) and that SignedInfo is its own canonical form.
+    `signer`: `private_key`'s compiled signer (P-256), which signs faster than OpenSSL here."""
     if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         # XML Signature has no Ed25519 method that libxmlsec1 and the field's software share.
         raise TypeError("XML answers need an RSA or ECDSA (ES256) authority key")
@@ -411,6 +426,8 @@ def sign_references(
     signed = "".join(parts).encode()
     if isinstance(private_key, rsa.RSAPrivateKey):
         value_bytes = private_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    elif signer is not None:
+        value_bytes = signer.sign_message(signed)  # r and s, 32 bytes each
     else:
         # Randomised ECDSA: RFC 6979's deterministic signing costs about five times more here
         # (measured 2026-12-01), and a retry is answered with the stored bytes anyway.

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
@@ -203,6 +204,23 @@ impl TokenSigner {
 
     fn __repr__(&self) -> String {
         "TokenSigner(ES256)".to_owned() // never key material
+    }
+
+    /// The compact JWS of `claims` (JSON bytes), signed with a fresh random nonce.
+    #[pyo3(name = "sign_token")]
+    fn sign_token_py(&self, claims: &[u8]) -> PyResult<String> {
+        self.sign(claims)
+            .ok_or_else(|| PyValueError::new_err("signing failed"))
+    }
+
+    /// ECDSA P-256 SHA-256 over `message`: r and s, 32 bytes each (the form of a JWS and of an
+    /// XML Signature's SignatureValue).
+    fn sign_message<'py>(&self, py: Python<'py>, message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let signature = self
+            .key
+            .sign(&self.rng, message)
+            .map_err(|_| PyValueError::new_err("signing failed"))?;
+        Ok(PyBytes::new(py, signature.as_ref()))
     }
 }
 

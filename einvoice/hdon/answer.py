@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.parsers import expat
 
+from einvoice_core import TokenSigner
+
 from einvoice.hdon.parse import HDonDocument, MalformedXml
 from signing.authority import AuthorityKey
-from signing.xml_signature import ID_ATTRIBUTES, element_digest, sign_references
+from signing.xml_signature import element_digest, sign_references
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,16 @@ class _Offsets:
 
 
 def coded_hdon(
-    body: bytes, document: HDonDocument, code: str, key: AuthorityKey, data_digest: str
+    body: bytes,
+    document: HDonDocument,
+    code: str,
+    key: AuthorityKey,
+    data_digest: str,
+    signer: TokenSigner | None = None,
 ) -> bytes:
     """The answer: `body` with the MCCQT and the authority's signature (`key`: ES256 or RSA;
-    `data_digest`: DLHDon's, signing/xml_signature.py `data_digest`)."""
+    `data_digest`: DLHDon's, signing/xml_signature.py `data_digest`; `signer`: `key`'s compiled
+    signer when it has one)."""
     prefix = document.data.prefix
     written = f"{prefix}:" if prefix else ""
     code_id = _free_id(document, f"MCCQT-{code}")
@@ -44,6 +52,7 @@ def coded_hdon(
         [(document.data_id, data_digest), (code_id, code_digest)],
         key.private_key,  # type: ignore[arg-type]  # an Ed25519 key is refused there
         key.certificate,
+        signer,
     )
     if offsets.authority is not None:  # replace the seller's empty placeholder
         start, end = offsets.authority
@@ -63,7 +72,7 @@ def coded_hdon(
 
 
 def _free_id(document: HDonDocument, wanted: str) -> str:
-    taken = set(ID_ATTRIBUTES(document.root))  # type: ignore[arg-type]
+    taken = {value for value, _ in document.ids}
     candidate, counter = wanted, 1
     while candidate in taken:
         counter += 1
@@ -72,28 +81,33 @@ def _free_id(document: HDonDocument, wanted: str) -> str:
 
 
 def _quick_offsets(body: bytes, prefix: str) -> _Offsets | None:
-    """The offsets by byte search when each tag sought occurs once in the whole document (the
-    usual case); None when anything is ambiguous, for expat to decide (`_offsets`)."""
+    """The offsets by byte search when the names sought occur only in the tags sought (the usual
+    case); None when anything is ambiguous, for expat to decide (`_offsets`). Two scans of the
+    whole body: `DSCKS` exactly twice (its opening and closing tags), `CQT` at most twice (an
+    empty placeholder's tags), any other mention of either (in text, a comment, another
+    element's name) sends the document to expat."""
     opening, closing = f"<{prefix}DSCKS>".encode(), f"</{prefix}DSCKS>".encode()
     authority = f"<{prefix}CQT".encode()
-    if body.count(f"<{prefix}DSCKS".encode()) != 1 or body.count(closing) != 1:
+    if body.count(f"{prefix}DSCKS".encode()) != 2:
         return None
-    start, end = body.find(opening), body.find(closing)
-    if start < 0 or end < start or body.count(authority) > 1:
+    start = body.find(opening)
+    end = body.find(closing, start)
+    if start < 0 or end < 0:
         return None
+    mentions = body.count(f"{prefix}CQT".encode())
+    if mentions == 0:
+        return _Offsets(start, end, None)
     found = body.find(authority, start, end)
-    if found >= 0 and body[found + len(authority) : found + len(authority) + 1] not in (
-        b">",
-        b"/",
-    ):
+    if found < 0 or mentions > 2:
+        return None
+    after = body[found + len(authority) : found + len(authority) + 1]
+    if after not in (b">", b"/"):
         return None  # `<CQTx`, or attributes: expat decides
-    if found < 0:
-        return _Offsets(start, end, None) if body.count(authority) == 0 else None
     tag_end = _after_tag(body, found)
     if body[tag_end - 2 : tag_end] == b"/>":
-        return _Offsets(start, end, (found, tag_end))
+        return _Offsets(start, end, (found, tag_end)) if mentions == 1 else None
     closing_authority = body.find(f"</{prefix}CQT>".encode(), tag_end, end)
-    if closing_authority < 0:
+    if closing_authority < 0 or mentions != 2:
         return None
     return _Offsets(start, end, (found, _after_tag(body, closing_authority)))
 

@@ -110,7 +110,8 @@ def authenticate_xml(
         token,
         now,
     )
-    answer = coded_hdon(body, document, code, authority.keyring.active, digest)
+    keyring = authority.keyring
+    answer = coded_hdon(body, document, code, keyring.active, digest, keyring.token_signer)
     return AuthenticatedXml(authenticated, answer)
 
 

@@ -61,6 +61,14 @@ class HDonDocument:
         (signing/xml_signature.py) and what the compiled reader reads (einvoice/hdon/fields.py)."""
         return etree.tostring(self.data, method="c14n", exclusive=True, with_comments=False)
 
+    @cached_property
+    def ids(self) -> list[tuple[str, etree._Element]]:
+        """Every Id, ID or id attribute's value with its element, in document order: what an
+        XML Signature's `#Id` reference may name (read once, for the signature check and the
+        answer's new Id)."""
+        found: Any = _ID_ATTRIBUTES(self.root)
+        return [(str(value), value.getparent()) for value in found]
+
     def tag(self, name: str) -> str:
         return f"{{{self.namespace}}}{name}" if self.namespace else name
 
@@ -120,6 +128,10 @@ def parse_hdon(body: bytes) -> HDonDocument:
         has_comments=b"<!--" in body,
     )
 
+
+# Every Id, ID or id attribute of a document: libxml2's XPath, compiled once (about 9 us for an
+# invoice, where a test of each element's attributes costs 115).
+_ID_ATTRIBUTES = etree.XPath("//@*[local-name()='Id' or local-name()='ID' or local-name()='id']")
 
 # Whether any element lies MAX_DEPTH levels below the root: libxml2's XPath, compiled once (lxml's
 # `find` paths run in Python, about 40 times slower here).
