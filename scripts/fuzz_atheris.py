@@ -167,9 +167,16 @@ def seeds() -> list[bytes]:
     line = orjson.dumps({"invoice": invoice, "signature": signature})
     signed = [
         etree.tostring(
-            sign_hdon(hdon_of(invoice, data_id="data"), _XML_KEY, _XML_CERTIFICATE, exclusive=c14n)
+            sign_hdon(
+                hdon_of(invoice, data_id="data"),
+                _XML_KEY,
+                _XML_CERTIFICATE,
+                exclusive=c14n,
+                signing_time=moment,
+            )
         )
         for c14n in (True, False)
+        for moment in (None, _NOW)
     ]
     return [
         *signed,

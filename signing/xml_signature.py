@@ -47,6 +47,8 @@ from einvoice.hdon.parse import DSIG, HDonDocument
 from einvoice.timezone import VIETNAM
 
 MIN_RSA_BITS = 2048
+# References a seller's signature may carry beside DLHDon's, to its own Objects (signing time).
+MAX_OWN_REFERENCES = 3
 SIGNATURE_PATH = "/HDon/DSCKS/NBan/Signature"
 
 _RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -166,7 +168,7 @@ def verify_seller_xml_signature(
             f"certificate {registered.kid} was not valid on {issued}",
         )
     digest = data_digest(document)
-    holds = None if reference else _fast_check(signature, digest, public_key)
+    holds = None if reference else _fast_check(signature, digest, public_key, document)
     if holds is None:  # a shape the fast check leaves to libxmlsec1 (or the reference asked for)
         holds = _xmlsec_check(signature, document, registered)
     if not holds:
@@ -187,13 +189,16 @@ def _xmlsec_check(
     return True
 
 
-def _fast_check(signature: etree._Element, digest: str, public_key: object) -> bool | None:
+def _fast_check(
+    signature: etree._Element, digest: str, public_key: object, document: HDonDocument
+) -> bool | None:
     """The format's usual shape checked with lxml's C14N and `cryptography` directly: exclusive
-    C14N for SignedInfo and for the one Reference (its last C14N transform), no
-    InclusiveNamespaces. libxmlsec1 costs about 1 ms a call more for the same work
-    (scripts/bench_xml.py); the differential tests hold the two to the same answers. None: any
-    other shape, left to libxmlsec1. `_shape` has checked the rest (one Reference to DLHDon,
-    its Id unique, SHA-256, the algorithms)."""
+    C14N for SignedInfo and for every Reference (its last C14N transform; a Reference to the
+    signature's own Object has C14N transforms only), no InclusiveNamespaces. libxmlsec1 costs
+    about 1 ms a call more for the same work (scripts/bench_xml.py); the differential tests hold
+    the two to the same answers. None: any other shape, left to libxmlsec1. `_shape` has checked
+    the rest (one Reference to DLHDon, its Id unique, the others to the signature's own
+    Objects, SHA-256, the algorithms)."""
     signed_info = _child(signature, "SignedInfo")
     inclusive = next(signature.iter(f"{{{_EXC_C14N}}}InclusiveNamespaces"), None)
     if signed_info is None or inclusive is not None:
@@ -201,24 +206,38 @@ def _fast_check(signature: etree._Element, digest: str, public_key: object) -> b
     c14n = _child(signed_info, "CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") != _EXC_C14N:
         return None
-    reference = _child(signed_info, "Reference")
-    if reference is None:
-        return None
-    named = [
-        transform.get("Algorithm")
-        for transforms in _children(reference, "Transforms")
-        for transform in _children(transforms, "Transform")
-    ]
-    canonicalisations = [name for name in named if name in _C14N]
-    if not canonicalisations or canonicalisations[-1] != _EXC_C14N:
-        return None
-    digest_value = _text(_child(reference, "DigestValue"))
-    signature_value = _text(_child(signature, "SignatureValue"))
+    data_uri = f"#{document.data_id}"
+    own: dict[str, etree._Element] | None = None
+    for reference in _children(signed_info, "Reference"):
+        named = [
+            transform.get("Algorithm")
+            for transforms in _children(reference, "Transforms")
+            for transform in _children(transforms, "Transform")
+        ]
+        canonicalisations = [name for name in named if name in _C14N]
+        if not canonicalisations or canonicalisations[-1] != _EXC_C14N:
+            return None
+        uri = reference.get("URI") or ""
+        if uri == data_uri:
+            wanted = digest
+        else:
+            if len(canonicalisations) != len(named):
+                return None  # another transform on an Object's Reference: libxmlsec1 decides
+            own = own if own is not None else _own_targets(signature, document)
+            target = own.get(uri[1:])
+            if target is None:
+                return None
+            canonical = etree.tostring(target, method="c14n", exclusive=True, with_comments=False)
+            wanted = hashlib.sha256(canonical).hexdigest()
+        try:
+            claimed = _base64(_text(_child(reference, "DigestValue")))
+        except ValueError:
+            return False
+        if not hmac.compare_digest(claimed, bytes.fromhex(wanted)):
+            return False
     try:
-        claimed, value = _base64(digest_value), _base64(signature_value)
+        value = _base64(_text(_child(signature, "SignatureValue")))
     except ValueError:
-        return False
-    if not hmac.compare_digest(claimed, bytes.fromhex(digest)):
         return False
     signed = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False)
     try:
@@ -246,33 +265,71 @@ def data_digest(document: HDonDocument) -> str:
 
 
 def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, bytes, bytes] | str:
-    """(SignatureMethod, the Reference's digest, the KeyInfo certificate's DER), or what is
-    wrong with the signature's shape."""
+    """(SignatureMethod, the DLHDon Reference's digest, the KeyInfo certificate's DER), or what
+    is wrong with the signature's shape.
+
+    References: exactly one to `#<DLHDon Id>`, an Id DLHDon alone carries; beside it, at most
+    `MAX_OWN_REFERENCES` to elements inside the signature's own `ds:Object`s, as signing software
+    adds for the signing time (`SignatureProperties/SigningTime`), each Id unique too. Nothing
+    else may be referenced, so nothing outside DLHDon and the signature itself is signed."""
     names = _child_names(signature)
     if names[:3] != ["SignedInfo", "SignatureValue", "KeyInfo"] or any(
         name != "Object" for name in names[3:]
     ):
         return "Signature holds SignedInfo, SignatureValue and KeyInfo, each once, in that order"
     signed_info = _only(signature, "SignedInfo")
-    if signed_info is None or _child_names(signed_info) != [
-        "CanonicalizationMethod",
-        "SignatureMethod",
-        "Reference",
-    ]:
-        return "SignedInfo holds CanonicalizationMethod, SignatureMethod and one Reference"
+    info_names = _child_names(signed_info) if signed_info is not None else []
+    if (
+        signed_info is None
+        or info_names[:2] != ["CanonicalizationMethod", "SignatureMethod"]
+        or len(info_names) < 3
+        or any(name != "Reference" for name in info_names[2:])
+    ):
+        return "SignedInfo holds CanonicalizationMethod, SignatureMethod and its References"
     c14n = _only(signed_info, "CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in _C14N:
         return "CanonicalizationMethod must be C14N 1.0 or exclusive C14N 1.0"
     method = _only(signed_info, "SignatureMethod")
     references = _children(signed_info, "Reference")
-    if method is None or len(references) != 1:
-        return "one SignatureMethod and exactly one Reference"
-    reference = references[0]
-    if reference.get("URI") != f"#{document.data_id}":
-        return f"the Reference must point at #{document.data_id}, the DLHDon"
+    if method is None or len(references) > 1 + MAX_OWN_REFERENCES:
+        return f"one SignatureMethod, and at most {1 + MAX_OWN_REFERENCES} References"
+    data_uri = f"#{document.data_id}"
+    to_data = [reference for reference in references if reference.get("URI") == data_uri]
+    if len(to_data) != 1:
+        return f"exactly one Reference must point at {data_uri}, the DLHDon"
     holders = [holder for value, holder in document.ids if value == document.data_id]
     if holders != [document.data]:
         return f"the Id {document.data_id} must belong to DLHDon alone"
+    own = _own_targets(signature, document)
+    for reference in references:
+        if reference is not to_data[0] and (reference.get("URI") or "")[1:] not in own:
+            return (
+                "a Reference beside DLHDon's must point at an element of the signature's own "
+                "Object (such as its signing time), by an Id no other element carries"
+            )
+    digests = [_reference_digest(reference) for reference in references]
+    problem = next((found for found in digests if isinstance(found, str)), None)
+    if problem is not None:
+        return problem
+    certificates = [
+        certificate
+        for key_info in _children(signature, "KeyInfo")
+        for data in _children(key_info, "X509Data")
+        for certificate in _children(data, "X509Certificate")
+    ]
+    if len(certificates) != 1:
+        return "KeyInfo must carry exactly one X509Certificate, the seller's"
+    try:
+        certificate_der = _base64(certificates[0].text or "")
+    except ValueError:
+        return "DigestValue and X509Certificate are base64"
+    digest = digests[references.index(to_data[0])]
+    assert isinstance(digest, bytes)  # every str was returned above
+    return str(method.get("Algorithm")), digest, certificate_der
+
+
+def _reference_digest(reference: etree._Element) -> bytes | str:
+    """A Reference's digest, or what is wrong with its shape."""
     transforms = _child(reference, "Transforms")
     for transform in transforms if transforms is not None else ():
         if transform.get("Algorithm") not in _TRANSFORMS:
@@ -286,22 +343,31 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
     digest_value = _only(reference, "DigestValue")
     if digest_method is None or digest_method.get("Algorithm") != _DIGEST:
         return "DigestMethod must be SHA-256"
-    certificates = [
-        certificate
-        for key_info in _children(signature, "KeyInfo")
-        for data in _children(key_info, "X509Data")
-        for certificate in _children(data, "X509Certificate")
-    ]
-    if len(certificates) != 1:
-        return "KeyInfo must carry exactly one X509Certificate, the seller's"
     try:
         digest = _base64(digest_value.text or "" if digest_value is not None else "")
-        certificate_der = _base64(certificates[0].text or "")
     except ValueError:
         return "DigestValue and X509Certificate are base64"
     if len(digest) != 32:
         return "DigestValue must be a SHA-256 digest"
-    return str(method.get("Algorithm")), digest, certificate_der
+    return digest
+
+
+def _own_targets(signature: etree._Element, document: HDonDocument) -> dict[str, etree._Element]:
+    """The elements inside the signature's own Objects (the Objects too) that an Id names, and
+    that Id alone: what a Reference beside DLHDon's may point at."""
+    objects = _children(signature, "Object")
+    if not objects:
+        return {}
+    counts: dict[str, int] = {}
+    for value, _ in document.ids:
+        counts[value] = counts.get(value, 0) + 1
+    inside: dict[str, etree._Element] = {}
+    for value, holder in document.ids:
+        if counts[value] == 1 and any(
+            holder is found or holder in found.iterdescendants() for found in objects
+        ):
+            inside[value] = holder
+    return inside
 
 
 def _child_names(element: etree._Element) -> list[str]:
@@ -345,9 +411,12 @@ def sign_hdon(
     certificate: x509.Certificate,
     *,
     exclusive: bool = True,
+    signing_time: dt.datetime | None = None,
 ) -> etree._Element:
     """The seller's side: an XML Signature of DLHDon put in DSCKS/NBan, as accounting software
-    makes it (the samples, the tests, the demo). Returns `root`, signed in place."""
+    makes it (the samples, the tests, the demo). With `signing_time`, also a
+    `ds:Object/SignatureProperties/SignatureProperty/SigningTime` and a second Reference to it,
+    as much signing software adds. Returns `root`, signed in place."""
     namespace = etree.QName(root).namespace
 
     def tag(name: str) -> str:
@@ -372,6 +441,20 @@ def sign_hdon(
     xmlsec.template.add_transform(reference, c14n)
     key_info = xmlsec.template.ensure_key_info(signature)
     xmlsec.template.add_x509_data(key_info)
+    if signing_time is not None:
+        signature.set("Id", "seller-signature")
+        holder = etree.SubElement(signature, f"{{{DSIG}}}Object", Id="SigningTime")
+        properties = etree.SubElement(holder, f"{{{DSIG}}}SignatureProperties")
+        time_property = etree.SubElement(
+            properties, f"{{{DSIG}}}SignatureProperty", Target="#seller-signature"
+        )
+        etree.SubElement(time_property, "SigningTime").text = signing_time.astimezone(
+            VIETNAM
+        ).strftime("%Y-%m-%dT%H:%M:%S")
+        time_reference = xmlsec.template.add_reference(
+            signature, constants.TransformSha256, uri="#SigningTime"
+        )
+        xmlsec.template.add_transform(time_reference, c14n)
     pem_key = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

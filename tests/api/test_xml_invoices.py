@@ -67,9 +67,10 @@ class XmlSeller:
         content: dict[str, Any] | None = None,
         key: PrivateKey | None = None,
         cert: x509.Certificate | None = None,
+        signing_time: dt.datetime | None = None,
     ) -> bytes:
         root = hdon_of(content or self.invoice(number), data_id=data_id, namespace=namespace)
-        signed = sign_hdon(root, key or self.key, cert or self.cert)
+        signed = sign_hdon(root, key or self.key, cert or self.cert, signing_time=signing_time)
         return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
 
@@ -189,6 +190,18 @@ async def test_an_hdon_is_coded_signed_stored_and_answered_as_xml(
     assert as_json["invoice_hash"] == response.headers["X-Invoice-Hash"]
     assert as_json["token"] == response.headers["X-Invoice-Token"]
     assert as_json["invoice"]["number"] == 1
+
+
+async def test_an_hdon_signed_with_its_signing_time_is_accepted(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    seller = await make_xml_seller(settings, "rsa")
+    body = seller.hdon(1, signing_time=dt.datetime.now(dt.UTC))
+    assert b"<SigningTime>" in body
+    response = await http.post("/v1/invoices", content=body, headers={**seller.headers, **XML})
+    assert response.status_code == 201, response.text
+    check_authority_signature(response.content, await jwks_of(http))
+    assert b"<SigningTime>" in response.content  # the seller's signature as sent
 
 
 async def test_text_xml_is_accepted_too(xml_seller: XmlSeller, http: httpx.AsyncClient) -> None:

@@ -12,7 +12,13 @@ from lxml import etree
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.hdon.parse import DSIG, NAMESPACE, parse_hdon
-from signing.xml_signature import SellerCertificate, VerifiedXml, verify_seller_xml_signature
+from signing.xml_signature import (
+    SellerCertificate,
+    VerifiedXml,
+    _fast_check,
+    data_digest,
+    verify_seller_xml_signature,
+)
 from tests.einvoice.hdon.support import (
     ISSUED,
     TAX_CODE,
@@ -169,3 +175,66 @@ def test_for_exclusive_c14n_the_hash_is_the_sellers_own_digest() -> None:
 
     assert isinstance(outcome, VerifiedXml)
     assert outcome.invoice_hash == base64.b64decode(value.text or "").hex()
+
+
+SIGNING_TIME = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_a_signature_with_its_signing_time_verifies(kind: str, exclusive: bool) -> None:
+    """Signing software adds `ds:Object/.../SigningTime` and a second Reference to it."""
+    key = private_key(kind)
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert, exclusive=exclusive, signing_time=SIGNING_TIME))
+    assert b"<SigningTime>2026-12-01T10:00:00</SigningTime>" in body
+    document = parse_hdon(body)
+
+    outcome = _verify(body, registered(cert))
+
+    assert isinstance(outcome, VerifiedXml), outcome
+    assert outcome.invoice_hash == data_digest(document)
+    signature = document.seller_signature
+    assert signature is not None
+    fast = _fast_check(signature, outcome.invoice_hash, cert.public_key(), document)
+    assert fast is (True if exclusive else None)  # exclusive C14N: no libxmlsec1 needed
+
+
+def test_a_changed_signing_time_is_refused() -> None:
+    key = private_key("ec")
+    cert = certificate(key)
+    body = etree.tostring(signed(key, cert, signing_time=SIGNING_TIME))
+    changed = body.replace(b"2026-12-01T10:00:00", b"2026-11-01T10:00:00")
+
+    assert _code(_verify(changed, registered(cert))) == ErrorCode.SIGNATURE_INVALID
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "outside",  # an element outside the signature, with an Id of its own
+        "twice",  # a second Reference to DLHDon
+        "dangling",  # an Id nothing carries
+    ],
+)
+def test_a_second_reference_must_name_the_signatures_own_object(target: str) -> None:
+    key = private_key("rsa")
+    cert = certificate(key)
+    root = signed(key, cert, signing_time=SIGNING_TIME)
+    references = root.findall(
+        f"DSCKS/NBan/{{{DSIG}}}Signature/{{{DSIG}}}SignedInfo/{{{DSIG}}}Reference"
+    )
+    assert len(references) == 2
+    if target == "outside":
+        header = root.find("DLHDon/TTChung")
+        assert header is not None
+        header.set("Id", "header")
+        references[1].set("URI", "#header")
+    elif target == "twice":
+        references[1].set("URI", references[0].get("URI") or "")
+    else:
+        references[1].set("URI", "#nothing")
+
+    outcome = _verify(etree.tostring(root), registered(cert))
+
+    assert _code(outcome) == ErrorCode.XML_SIGNATURE_MALFORMED

@@ -51,11 +51,18 @@ def _both(body: bytes, certificates: dict[str, SellerCertificate]) -> tuple[obje
     return answers[0], answers[1]
 
 
-def _signed(kind: str, namespace: str | None) -> bytes:
+def _signed(kind: str, namespace: str | None, signing_time: bool = False) -> bytes:
     content = invoice()
     content["lines"][0]["name"] = "Giấy <A4> & \"bìa\" 'cứng'"  # escaped characters in the data
+    moment = NOW if signing_time else None
     return etree.tostring(
-        signed(KEYS[kind], CERTIFICATES[kind], content=content, namespace=namespace)
+        signed(
+            KEYS[kind],
+            CERTIFICATES[kind],
+            content=content,
+            namespace=namespace,
+            signing_time=moment,
+        )
     )
 
 
@@ -75,14 +82,36 @@ CHANGES = [
         "a stray character in base64",
         lambda body: body.replace(b"<SignatureValue>", b"<SignatureValue>(", 1),
     ),
+    # With a signing time (the second Reference, to the signature's own Object).
+    ("the signing time", lambda body: body.replace(b"T10:00:00<", b"T10:00:01<", 1)),
+    ("the signing time's digest", lambda body: _second_digest(body, b"AA")),
+    (
+        "a transform on the signing time",
+        lambda body: body.replace(
+            b'URI="#SigningTime"><Transforms>',
+            b'URI="#SigningTime"><Transforms><Transform '
+            b'Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>',
+            1,
+        ),
+    ),
 ]
+
+
+def _second_digest(body: bytes, prefix: bytes) -> bytes:
+    first = body.index(b"<DigestValue>")
+    second = body.index(b"<DigestValue>", first + 1) if b"SigningTime" in body else first
+    return body[:second] + b"<DigestValue>" + prefix + body[second + len(b"<DigestValue>") :]
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
 @pytest.mark.parametrize("namespace", [None, NAMESPACE])
 @pytest.mark.parametrize(("name", "change"), CHANGES, ids=[name for name, _ in CHANGES])
-def test_fast_and_reference_agree(kind: str, namespace: str | None, name: str, change) -> None:  # type: ignore[no-untyped-def]
-    fast, reference = _both(change(_signed(kind, namespace)), registered(CERTIFICATES[kind]))
+@pytest.mark.parametrize("signing_time", [False, True])
+def test_fast_and_reference_agree(  # type: ignore[no-untyped-def]
+    kind: str, namespace: str | None, name: str, change, signing_time: bool
+) -> None:
+    body = change(_signed(kind, namespace, signing_time))
+    fast, reference = _both(body, registered(CERTIFICATES[kind]))
 
     assert fast == reference, name
 
@@ -98,4 +127,4 @@ def test_fast_and_reference_agree_on_any_one_byte_changed(position: int, byte: i
     assert fast == reference
 
 
-_SIGNED_EC = _signed("ec", NAMESPACE)
+_SIGNED_EC = _signed("ec", NAMESPACE, signing_time=True)

@@ -63,6 +63,7 @@ def signed(
     namespace: str | None = None,
     data_id: str = "data",
     exclusive: bool = True,
+    signing_time: dt.datetime | None = None,
 ) -> etree._Element:
     root = hdon_of(content or invoice(), data_id=data_id, namespace=namespace)
-    return sign_hdon(root, key, cert, exclusive=exclusive)
+    return sign_hdon(root, key, cert, exclusive=exclusive, signing_time=signing_time)
