@@ -256,8 +256,7 @@ class Submissions:
                         line=index,
                         signed_xml=xml_outcome.answer,
                     )
-                    recode = _recoder(body, authenticated.invoice_hash, self.authority)
-                    received = _Received(lambda: b"", "", recode, XML_NUMBER)
+                    received = _xml_accepted(body, authenticated, self.authority)
                     accepted.append((index, invoice, received))
             else:
                 raw_invoice, signature = submission.get("invoice"), submission.get("signature")
@@ -456,6 +455,13 @@ def _xml_received(body: bytes, outcome: Rejected, authority: Authority) -> _Rece
         "",
         _recoder(body, outcome.invoice_hash or "", authority),
         XML_NUMBER,
+    )
+
+
+def _xml_accepted(body: bytes, outcome: Authenticated, authority: Authority) -> _Received:
+    canonical = outcome.canonical
+    return _Received(
+        lambda: canonical, "", _recoder(body, outcome.invoice_hash, authority), XML_NUMBER
     )
 
 
