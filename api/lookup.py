@@ -94,6 +94,29 @@ async def seller_invoices(
     return {"invoices": page.invoices, "next_page_token": page.next_page_token}
 
 
+@router.get("/v1/buyers/{tax_code}/invoices")
+async def buyer_invoices(
+    tax_code: str,
+    principal: ReaderDep,
+    lookups: LookupDep,
+    date_from: Annotated[dt.date, Query(alias="from")],
+    date_to: Annotated[dt.date, Query(alias="to")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    page_token: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
+) -> dict[str, Any]:
+    """The invoices a buyer received, issued in [from, to]: for officers (audited) and the
+    buyer's own business clients, with the seller listing's paging and bounds."""
+    page = await lookups.buyer_invoices(
+        principal,
+        tax_code,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        page_token=page_token,
+    )
+    return {"invoices": page.invoices, "next_page_token": page.next_page_token}
+
+
 async def _answer(document: CachedDocument, request: Request, lookups: LookupService) -> Response:
     """JSON, or the signed XML when the caller's Accept prefers XML (an HDon invoice only)."""
     if prefers_xml(request.headers.get("accept", "")):

@@ -362,6 +362,11 @@ class ErrorCode(StrEnum):
         "The invoice was submitted as JSON, so it has no signed XML; ask for application/json.",
     )
     SELLER_NOT_FOUND = "SELLER_NOT_FOUND", 404, "No registered seller with this tax code."
+    BUYER_NOT_FOUND = (
+        "BUYER_NOT_FOUND",
+        404,
+        "No registered taxpayer with this tax code, or not one whose purchases you may see.",
+    )
     RANGE_TOO_LONG = (
         "RANGE_TOO_LONG",
         422,

@@ -149,7 +149,7 @@ class Submissions:
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
             _REALTIME["repeated"].inc()
             return _answer(earlier[1], outcome.invoice, 200)
-        invoice = _authenticated_invoice(outcome, signature, seller)
+        invoice = await self._with_buyer(_authenticated_invoice(outcome, signature, seller))
         started = time.perf_counter()
         claimed = await self.invoices.claim(invoice, now)
         _CLAIM_SECONDS.observe(time.perf_counter() - started)
@@ -189,6 +189,7 @@ class Submissions:
         authenticated = outcome.authenticated
         _check_xml_seller(authenticated.invoice, tax_code)
         invoice = _authenticated_invoice(authenticated, "", seller, signed_xml=outcome.answer)
+        invoice = await self._with_buyer(invoice)
         started = time.perf_counter()
         claimed = await self.invoices.claim(invoice, now)
         _CLAIM_SECONDS.observe(time.perf_counter() - started)
@@ -272,6 +273,11 @@ class Submissions:
             if count % _LINES_PER_SLICE == 0:
                 await asyncio.sleep(0)  # other tasks (the worker's lease renewal) get a turn
 
+        buckets = await self._buyer_buckets({invoice.buyer_tax_code for _, invoice, _ in accepted})
+        accepted = [
+            (index, _with_buyer_buckets(invoice, buckets), received)
+            for index, invoice, received in accepted
+        ]
         outcomes = await self.invoices.claim_all([invoice for _, invoice, _ in accepted], now)
         created = [
             (index, invoice)
@@ -319,6 +325,21 @@ class Submissions:
         for result in results.values():
             _BATCH[_batch_outcome(result)].inc()
         return [results[index] for index, _ in lines]
+
+    async def _buyer_buckets(self, tax_codes: set[str | None]) -> dict[str, int]:
+        """Each buyer's bucket count for its month partitions: its registry `month_buckets`, 1
+        for a buyer the registry does not know (the registry cache keeps that answer too)."""
+        known = sorted(code for code in tax_codes if code)
+        taxpayers = await asyncio.gather(*(self.registry_cache.seller(code) for code in known))
+        return {
+            code: taxpayer.month_buckets if taxpayer is not None else 1
+            for code, taxpayer in zip(known, taxpayers, strict=True)
+        }
+
+    async def _with_buyer(self, invoice: NewInvoice) -> NewInvoice:
+        if not invoice.buyer_tax_code:
+            return invoice
+        return _with_buyer_buckets(invoice, await self._buyer_buckets({invoice.buyer_tax_code}))
 
     def _authenticate(
         self, raw_invoice: Any, signature: Any, seller: Seller, now: dt.datetime
@@ -374,6 +395,7 @@ class Submissions:
             authenticated_at=claim.authenticated_at,
             seller=seller,
         )
+        stand_in = await self._with_buyer(stand_in)
         return claim, await self._original(claim, stand_in, now, received.recode)
 
     async def _original(
@@ -517,6 +539,11 @@ def _new_invoice(
         line=line,
         signed_xml=signed_xml,
     )
+
+
+def _with_buyer_buckets(invoice: NewInvoice, buckets: dict[str, int]) -> NewInvoice:
+    count = buckets.get(invoice.buyer_tax_code or "", 1)
+    return invoice if count == 1 else dataclasses.replace(invoice, buyer_month_buckets=count)
 
 
 def _authenticated_invoice(

@@ -19,6 +19,7 @@ OFFICER = "officer"
 # Audit kinds of `officer_reads` rows: stored, so never renamed.
 AUDIT_INVOICE = "invoice"
 AUDIT_SELLER_INVOICES = "seller_invoices"
+AUDIT_BUYER_INVOICES = "buyer_invoices"
 
 
 class Reader(Protocol):
@@ -50,6 +51,17 @@ def may_read_invoice(reader: Reader, seller: str, buyer: str | None) -> bool:
 def may_list_seller(reader: Reader, tax_code: str) -> bool:
     """Whether `reader` sees the listing of the seller `tax_code` (officers: audited)."""
     return is_officer(reader) or reader.tax_code == tax_code
+
+
+def may_list_buyer(reader: Reader, tax_code: str) -> bool:
+    """Whether `reader` sees the invoices the buyer `tax_code` received (officers: audited; a
+    business: its own purchases)."""
+    return is_officer(reader) or reader.tax_code == tax_code
+
+
+def buyer_not_found() -> NotFound:
+    """An unknown buyer, and one whose listing the reader may not see: the same answer."""
+    return NotFound("no such buyer", code=ErrorCode.BUYER_NOT_FOUND)
 
 
 def invoice_not_found() -> NotFound:

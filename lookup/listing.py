@@ -1,5 +1,6 @@
-"""A seller's invoices issued in [from, to], newest first, a page at a time: the range's rules and
-the walk. Access, the audit and the page tokens' signatures are the service's (lookup/service.py).
+"""A seller's invoices (or a buyer's) issued in [from, to], newest first, a page at a time: the
+range's rules and the walk. Access, the audit and the page tokens' signatures are the service's
+(lookup/service.py).
 
 The range: `to` not before `from`, at most MAX_RANGE_DAYS days counting both ends (a calendar
 year, or any twelve consecutive months, fits), checked as asked; then clamped to the days that
@@ -20,8 +21,9 @@ range, and a client follows `next_page_token` until it is null.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import InvalidRequest
@@ -36,12 +38,10 @@ MAX_PARTITIONS_PER_PAGE = 32
 MAX_LIMIT = 500
 
 
-class SellerMonths(Protocol):
-    """The seller-month index (storage/cassandra/invoices.py's InvoiceStore is one)."""
-
-    async def seller_month(
-        self, seller_tax_code: str, month: int, buckets: int, before: Position, limit: int
-    ) -> list[dict[str, Any]]: ...
+# One month of a taxpayer's index (tax code, month, buckets, before, limit): its rows merged over
+# the buckets, newest first, strictly before `before`, at most `limit`
+# (storage/cassandra/invoices.py's `InvoiceStore.seller_month` and `buyer_month` are two).
+MonthIndex = Callable[[str, int, int, Position, int], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,18 @@ def latest_issue_day(today: dt.date) -> dt.date:
 
 
 async def walk(
-    index: SellerMonths,
+    index: MonthIndex,
     tax_code: str,
     buckets: int,
     *,
     days: Window,
     limit: int,
     cursor: Cursor | None,
+    item: Callable[[dict[str, Any], dt.date], dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], Cursor | None]:
-    """One page from `cursor` (None: the first page): its items and where the next one starts
-    (None when the walk is over)."""
+    """One page from `cursor` (None: the first page): its items (`item` of each row: a seller
+    listing's by default) and where the next one starts (None when the walk is over)."""
+    make_item = item or listing_item
     if days.empty:
         return [], None
     start: Position = (days.last + dt.timedelta(days=1), "")  # every row up to `last`, included
@@ -115,13 +117,13 @@ async def walk(
     while month >= first_month and len(items) < limit:
         if partitions and partitions + buckets > MAX_PARTITIONS_PER_PAGE:
             return items, Cursor(month, before)
-        rows = await index.seller_month(tax_code, month, buckets, before, limit - len(items))
+        rows = await index(tax_code, month, buckets, before, limit - len(items))
         partitions += buckets
         for row in rows:
             issued: dt.date = row["issued_date"]
             if issued < days.first:
                 break
-            items.append(listing_item(row, issued))
+            items.append(make_item(row, issued))
         if len(items) < limit:
             month, before = previous_month(month), start
     if len(items) < limit:
@@ -129,6 +131,20 @@ async def walk(
     last = items[-1]
     issued = dt.date.fromisoformat(last["issued_date"])
     return items, Cursor(month_of(issued), (issued, last["code"]))
+
+
+def buyer_listing_item(row: dict[str, Any], issued: dt.date) -> dict[str, Any]:
+    """An invoice in a buyer's listing: who sold it, instead of who bought it."""
+    return {
+        "code": row["code"],
+        "seller_tax_code": row["seller_tax_code"],
+        "issued_date": issued.isoformat(),
+        "template": row["template"],
+        "symbol": row["symbol"],
+        "number": row["number"],
+        "total_payable": str(row["total_payable"]),
+        "status": row["status"],
+    }
 
 
 def listing_item(row: dict[str, Any], issued: dt.date) -> dict[str, Any]:

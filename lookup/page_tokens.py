@@ -67,12 +67,15 @@ class Listing:
     date_from: dt.date
     date_to: dt.date
     limit: int
+    whose: str = "seller"  # seller | buyer: whose invoices the listing is
 
     def context(self) -> bytes:
         # Every field is free of newlines (a checked tax code, ISO dates, a number), so the
-        # joined text names exactly one listing.
+        # joined text names exactly one listing. A seller listing's context is as it always was
+        # (tokens issued before buyers were listed stay good); a buyer's has one more line.
         fields = (self.tax_code, self.date_from.isoformat(), self.date_to.isoformat())
-        return b"\n".join((_DOMAIN, *(f.encode() for f in fields), str(self.limit).encode()))
+        kind = () if self.whose == "seller" else (self.whose.encode(),)
+        return b"\n".join((_DOMAIN, *kind, *(f.encode() for f in fields), str(self.limit).encode()))
 
 
 @dataclass(frozen=True)

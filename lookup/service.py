@@ -30,18 +30,21 @@ from einvoice.errors import NotAcceptable
 from einvoice.registry.cache import RegistryCache
 from einvoice.timezone import VIETNAM
 from lookup.access import (
+    AUDIT_BUYER_INVOICES,
     AUDIT_INVOICE,
     AUDIT_SELLER_INVOICES,
     Reader,
+    buyer_not_found,
     invoice_not_found,
     is_officer,
+    may_list_buyer,
     may_list_seller,
     may_read_invoice,
     seller_not_found,
 )
 from lookup.cache import CachedDocument, read_through
 from lookup.documents import document_from_stored
-from lookup.listing import ListingPage, walk, window
+from lookup.listing import ListingPage, buyer_listing_item, walk, window
 from lookup.page_tokens import Listing, PageTokens
 from lookup.params import BusinessKey, business_key, check_code, check_tax_code, is_code
 from lookup.public_check import (
@@ -189,12 +192,50 @@ class LookupService:
         if seller is None:
             raise seller_not_found()
         items, following = await walk(
-            self.invoices,
+            self.invoices.seller_month,
             tax_code,
             seller.month_buckets,
             days=days,
             limit=limit,
             cursor=cursor,
+        )
+        token = self.page_tokens.encode(listing, following) if following else None
+        return ListingPage(items, token)
+
+    async def buyer_invoices(
+        self,
+        reader: Reader,
+        tax_code: str,
+        *,
+        date_from: dt.date,
+        date_to: dt.date,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> ListingPage:
+        """The invoices the buyer `tax_code` received, issued in [date_from, date_to], newest
+        first: as `seller_invoices`, through the buyer-month index, for officers (audited) and
+        the buyer's own business clients. NotFound (BUYER_NOT_FOUND) for a buyer the registry
+        does not know, and for anyone else."""
+        check_tax_code(tax_code)
+        days = window(date_from, date_to, limit, dt.datetime.now(VIETNAM).date())
+        listing = Listing(tax_code, date_from, date_to, limit, whose="buyer")
+        cursor = self.page_tokens.decode(listing, page_token) if page_token else None
+        if not may_list_buyer(reader, tax_code):
+            raise buyer_not_found()
+        if is_officer(reader):  # before the buyer is known: learning it is not is a read too
+            subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
+            await self.registry.record_officer_read(reader.client_id, AUDIT_BUYER_INVOICES, subject)
+        buyer = await self.registry_cache.seller(tax_code)  # any registered taxpayer
+        if buyer is None:
+            raise buyer_not_found()
+        items, following = await walk(
+            self.invoices.buyer_month,
+            tax_code,
+            buyer.month_buckets,
+            days=days,
+            limit=limit,
+            cursor=cursor,
+            item=buyer_listing_item,
         )
         token = self.page_tokens.encode(listing, following) if following else None
         return ListingPage(items, token)

@@ -1,11 +1,12 @@
 """Authenticated invoices in Cassandra: the claim of a business key, the invoice by its code, and
-the seller-by-month index. One implementation for the real-time path and the batch workers.
+the seller-by-month and buyer-by-month indexes. One implementation for the real-time path and the
+batch workers.
 
 Order of writes, and why it is safe to crash between any two:
 1. The claim (`invoice_claim_blocks`, storage/cassandra/claims.py: a lightweight transaction,
    grouped by block) records the business key with the code, hash and time of the first answer.
    Exactly one submission wins a number; it is the one decision point.
-2. The invoice by code (`invoice_documents`) and its index row are plain upserts of values fixed
+2. The invoice by code (`invoice_documents`) and its index rows are plain upserts of values fixed
    by the claim, sent through the process's grouped writer (storage/cassandra/row_writer.py).
 3. Only then does anyone learn the code: the real-time answer, or the batch line's result.
 A crash between 1 and 2 leaves a claim whose rows are missing, and no client holds its code. The
@@ -61,10 +62,21 @@ INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_dat
     symbol, number, buyer_tax_code, total_payable, status)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
 """
+_BY_BUYER_MONTH = """
+INSERT INTO invoices_by_buyer_month (buyer_tax_code, month, bucket, issued_date, code,
+    seller_tax_code, template, symbol, number, total_payable, status)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
+"""
 _DOCUMENT_SELECT = """
 SELECT document, token_signature, authenticated_at, status FROM invoice_documents WHERE code = ?
 """
 _XML_SELECT = "SELECT signed_xml FROM invoice_documents WHERE code = ?"
+_BUYER_MONTH_PAGE = """
+SELECT issued_date, code, seller_tax_code, template, symbol, number, total_payable, status
+FROM invoices_by_buyer_month
+WHERE buyer_tax_code = ? AND month = ? AND bucket = ? AND (issued_date, code) < (?, ?)
+LIMIT ?
+"""
 _SELLER_MONTH_PAGE = """
 SELECT issued_date, code, template, symbol, number, buyer_tax_code, total_payable, status
 FROM invoices_by_seller_month
@@ -98,6 +110,8 @@ class NewInvoice:
     line: int | None = None
     # Submitted as HDon: the answer (HDon with MCCQT and the authority's signature); None for JSON.
     signed_xml: bytes | None = None
+    # The buyer's bucket count for its month partitions (its taxpayers.month_buckets, else 1).
+    buyer_month_buckets: int = 1
 
     def claim_request(self, now: dt.datetime) -> ClaimRequest:
         return ClaimRequest(
@@ -159,6 +173,8 @@ class InvoiceStore:
         self._xml_document: PreparedStatement = session.prepare(_XML_DOCUMENT)
         self._xml_select: PreparedStatement = session.prepare(_XML_SELECT)
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
+        self._by_buyer_month: PreparedStatement = session.prepare(_BY_BUYER_MONTH)
+        self._buyer_month_page: PreparedStatement = session.prepare(_BUYER_MONTH_PAGE)
         self._document_select: PreparedStatement = session.prepare(_DOCUMENT_SELECT)
         self._seller_month_page: PreparedStatement = session.prepare(_SELLER_MONTH_PAGE)
 
@@ -249,7 +265,27 @@ class InvoiceStore:
                 ),
                 _INDEX_ROW_BYTES,
             ),
+            *self._buyer_rows(invoice, month, ttl),
         ]
+
+    def _buyer_rows(self, invoice: NewInvoice, month: int, ttl: int) -> list[Row]:
+        """The buyer-month index row, for an invoice whose buyer has a tax code."""
+        if not invoice.buyer_tax_code:
+            return []
+        values = (
+            invoice.buyer_tax_code,
+            month,
+            month_bucket(invoice.code, invoice.buyer_month_buckets),
+            invoice.issued_date,
+            invoice.code,
+            invoice.seller_tax_code,
+            invoice.template,
+            invoice.symbol,
+            invoice.number,
+            invoice.total_payable,
+            ttl,
+        )
+        return [Row(self._by_buyer_month, values, _INDEX_ROW_BYTES)]
 
     async def write(
         self, invoice: NewInvoice, now: dt.datetime, *, recovering: bool = False
@@ -305,12 +341,38 @@ class InvoiceStore:
     ) -> list[dict[str, Any]]:
         """Up to `limit` of a seller's rows of one month, newest first, strictly before
         `before` (issued_date, code), merged across the month's buckets."""
+        return await self._month(
+            self._seller_month_page, seller_tax_code, month, buckets, before, limit
+        )
+
+    async def buyer_month(
+        self,
+        buyer_tax_code: str,
+        month: int,
+        buckets: int,
+        before: tuple[dt.date, str],
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """As `seller_month`, for the invoices a buyer received."""
+        return await self._month(
+            self._buyer_month_page, buyer_tax_code, month, buckets, before, limit
+        )
+
+    async def _month(
+        self,
+        statement: PreparedStatement,
+        tax_code: str,
+        month: int,
+        buckets: int,
+        before: tuple[dt.date, str],
+        limit: int,
+    ) -> list[dict[str, Any]]:
         pages = await asyncio.gather(
             *(
                 execute(
                     self.session,
-                    self._seller_month_page,
-                    (seller_tax_code, month, bucket, before[0], before[1], limit),
+                    statement,
+                    (tax_code, month, bucket, before[0], before[1], limit),
                 )
                 for bucket in range(buckets)
             )

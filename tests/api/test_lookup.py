@@ -20,6 +20,7 @@ from signing.seller import sign_invoice
 from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
+from tests.einvoice.registry.test_registry_storage import fresh_tax_code
 from tests.lookup.test_service import TODAY, months_ago
 from tests.signing.keys import private_key
 
@@ -475,3 +476,37 @@ async def test_the_page_says_what_is_wrong_with_a_number(
     assert page.status_code == 200
     assert 'role="alert"' in page.text
     assert "the number is a whole number 1 to 99999999" in page.text
+
+
+async def test_a_buyer_lists_its_purchases_and_others_get_the_unknown_answer(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    buyer = fresh_tax_code()
+    buyer_headers = await _client(settings, "business", buyer)  # registers the buyer too
+    seller = await make_seller(settings)
+    invoice = sample_invoice(
+        seller_tax_code=seller.tax_code, number=1, issued=TODAY, buyer_tax_code=buyer
+    )
+    signature = sign_invoice(invoice, private_key(seller.alg), kid=seller.kid, alg=seller.alg)
+    answer = await http.post(
+        "/v1/invoices", json={"invoice": invoice, "signature": signature}, headers=seller.headers
+    )
+    assert answer.status_code == 201, answer.text
+    path = f"/v1/buyers/{buyer}/invoices"
+    params = {"from": str(TODAY - dt.timedelta(days=30)), "to": str(TODAY)}
+
+    own = await http.get(path, params=params, headers=buyer_headers)
+    officer = await http.get(path, params=params, headers=await _client(settings, "officer"))
+    its_seller = await http.get(path, params=params, headers=seller.headers)
+    unknown = await http.get(
+        f"/v1/buyers/{fresh_tax_code()}/invoices",
+        params=params,
+        headers=await _client(settings, "officer"),
+    )
+
+    assert own.status_code == officer.status_code == 200, own.text
+    assert own.json() == officer.json()
+    assert [item["code"] for item in own.json()["invoices"]] == [answer.json()["code"]]
+    assert own.json()["invoices"][0]["seller_tax_code"] == seller.tax_code
+    assert its_seller.status_code == unknown.status_code == 404
+    assert _errors(its_seller) == _errors(unknown) == [("BUYER_NOT_FOUND", None)]

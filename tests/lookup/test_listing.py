@@ -1,5 +1,5 @@
 """The listing's rules and walk (pure): the range's bounds and clamping, and the walk over an
-in-memory seller-month index (a stand-in for our own storage Protocol, `SellerMonths`, not for a
+in-memory seller-month index (a stand-in for our own storage Protocol, `MonthIndex`, not for a
 driver: the walk over the real Cassandra is in test_service.py and tests/api/test_lookup.py)."""
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ async def _pages(
     for _ in range(1000):
         before = index.partitions
         items, cursor = await walk(
-            index, "0100233488", index.buckets, days=days, limit=limit, cursor=cursor
+            index.seller_month, "0100233488", index.buckets, days=days, limit=limit, cursor=cursor
         )
         pages.append([item["issued_date"] for item in items])
         reads.append(index.partitions - before)
@@ -172,7 +172,7 @@ async def test_a_page_outside_the_window_reads_nothing() -> None:
     index = Index([dt.date(2025, 1, 20)], buckets=1)
 
     items, cursor = await walk(
-        index,
+        index.seller_month,
         "0100233488",
         1,
         days=Window(dt.date(2027, 1, 1), dt.date(2026, 12, 2)),

@@ -27,7 +27,7 @@ from einvoice.registry import admin
 from einvoice.registry.cache import RegistryCache
 from einvoice.submission import Submissions
 from einvoice.timezone import VIETNAM
-from lookup.access import may_list_seller, may_read_invoice
+from lookup.access import may_list_buyer, may_list_seller, may_read_invoice
 from lookup.cache import code_key
 from lookup.public_check import PrintedFields, PublicAnswer, same_amount
 from lookup.redis_client import create_redis
@@ -488,3 +488,113 @@ async def test_the_public_check_is_limited_per_address(world: World) -> None:
     # Another address has its own bucket.
     answer = await world.lookups.verify(PrintedFields(token="x"), caller_address="198.51.100.7")
     assert answer == PublicAnswer(valid=False)
+
+
+# -- a buyer's listing ----------------------------------------------------------------------------
+
+
+def test_who_lists_a_buyers_invoices() -> None:
+    assert may_list_buyer(business(BUYER_TAX_CODE), BUYER_TAX_CODE)
+    assert may_list_buyer(officer(), BUYER_TAX_CODE)
+    assert not may_list_buyer(business(SELLER), BUYER_TAX_CODE)  # a seller of theirs, too
+
+
+async def _registered_buyer(world: World, buckets: int = 1) -> str:
+    tax_code = fresh_tax_code()
+    await admin.add_taxpayer(world.registry, tax_code, "Công ty Người Mua")
+    if buckets > 1:
+        await admin.raise_month_buckets(world.registry, tax_code, buckets)
+    return tax_code
+
+
+async def test_a_buyers_listing_pages_newest_first_across_months_and_sellers(
+    settings: Settings, world: World
+) -> None:
+    buyer = await _registered_buyer(world, buckets=2)
+    sellers = [await make_seller(settings), await make_seller(settings)]
+    issued: dict[str, tuple[dt.date, str]] = {}
+    number = 0
+    for months in (3, 2, 1):
+        for seller in sellers:
+            number += 1
+            day = months_ago(months, 5 + number)
+            answer = await world.issue(seller, number, issued=day, buyer_tax_code=buyer)
+            issued[answer["code"]] = (day, seller.tax_code)
+    # Another buyer's invoice, and one without a buyer's tax code, are not in this listing.
+    await world.issue(sellers[0], 100, buyer_tax_code=await _registered_buyer(world))
+    await world.issue(sellers[0], 101, buyer_tax_code=None)
+    reader = business(buyer)
+    start, end = months_ago(3, 1), TODAY
+
+    collected: list[dict[str, Any]] = []
+    token = None
+    for _ in range(10):
+        page = await world.lookups.buyer_invoices(
+            reader, buyer, date_from=start, date_to=end, limit=4, page_token=token
+        )
+        collected += page.invoices
+        token = page.next_page_token
+        if token is None:
+            break
+
+    expected = sorted(issued, key=lambda code: (issued[code][0], code), reverse=True)
+    assert [item["code"] for item in collected] == expected
+    first = collected[0]
+    assert set(first) == {
+        "code",
+        "seller_tax_code",
+        "template",
+        "symbol",
+        "number",
+        "issued_date",
+        "total_payable",
+        "status",
+    }
+    assert (first["issued_date"], first["seller_tax_code"]) == (
+        issued[first["code"]][0].isoformat(),
+        issued[first["code"]][1],
+    )
+    assert first["status"] == "authenticated"
+
+
+async def test_a_buyers_listing_is_the_buyers_and_officers_and_officers_are_audited(
+    settings: Settings, world: World
+) -> None:
+    buyer = await _registered_buyer(world)
+    seller = await make_seller(settings)
+    await world.issue(seller, 1, buyer_tax_code=buyer)
+    reader = await _officer(world)
+    unregistered = fresh_tax_code()
+    start, end = months_ago(2, 1), TODAY
+    listing = world.lookups.buyer_invoices
+
+    with pytest.raises(NotFound) as other:
+        await listing(business(fresh_tax_code()), buyer, date_from=start, date_to=end)
+    with pytest.raises(NotFound) as its_seller:
+        await listing(business(seller.tax_code), buyer, date_from=start, date_to=end)
+    with pytest.raises(NotFound) as unknown:
+        await listing(reader, unregistered, date_from=start, date_to=end)
+    seen = await listing(reader, buyer, date_from=start, date_to=end, limit=1)
+    # A seller listing's token (a full page always has one) for the same tax code, range and
+    # limit: refused by the buyer listing, whose tokens are bound to it.
+    sellers_page = await world.lookups.seller_invoices(
+        business(seller.tax_code), seller.tax_code, date_from=start, date_to=end, limit=1
+    )
+
+    assert other.value.code == its_seller.value.code == unknown.value.code == "BUYER_NOT_FOUND"
+    assert [item["seller_tax_code"] for item in seen.invoices] == [seller.tax_code]
+    assert await world.officer_reads(reader.client_id) == [
+        ("buyer_invoices", f"{unregistered} {start}..{end}"),
+        ("buyer_invoices", f"{buyer} {start}..{end}"),
+    ]
+    assert sellers_page.next_page_token is not None
+    with pytest.raises(InvalidRequest) as borrowed:
+        await listing(
+            business(seller.tax_code),
+            seller.tax_code,
+            date_from=start,
+            date_to=end,
+            limit=1,
+            page_token=sellers_page.next_page_token,
+        )
+    assert [(d.code, d.field) for d in borrowed.value.details] == [("INVALID_FIELD", "/page_token")]
