@@ -36,7 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from local_nodes import LocalNodes
 
-TABLES = ("invoice_documents", "invoice_claim_blocks", "invoices_by_seller_month")
+TABLES = (
+    "invoice_documents",
+    "invoice_claim_blocks",
+    "invoices_by_seller_month",
+    "invoices_by_buyer_month",
+)
 _WORDS = [
     "Công",
     "ty",
