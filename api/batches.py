@@ -207,46 +207,18 @@ def _check_line(index: int, line: bytes, tax_code: str) -> None:
             code=ErrorCode.INVALID_LINE,
             field=field,
         )
-    unknown = sorted(set(submission) - {"invoice", "signature"})
-    if unknown:
-        raise InvalidRequest(
-            "unknown fields",
-            details=[
-                ErrorDetail(
-                    ErrorCode.UNKNOWN_FIELD,
-                    f"line {index + 1}: not part of a submission",
-                    f"{field}/{k}",
-                )
-                for k in unknown
-            ],
-        )
+    _refuse_unknown(index, submission, {"invoice", "signature"}, "not part of a submission")
     seller = submission["invoice"].get("seller")
     seller_code = seller.get("tax_code") if isinstance(seller, dict) else None
     if isinstance(seller_code, str) and seller_code != tax_code:
-        raise Forbidden(
-            f"line {index + 1} is another seller's invoice",
-            code=ErrorCode.SELLER_MISMATCH,
-            field=f"{field}/invoice/seller/tax_code",
-        )
+        raise _other_seller(index, f"{field}/invoice/seller/tax_code")
 
 
 def _check_xml_line(index: int, submission: dict[str, Any], tax_code: str) -> None:
     """A line `{"xml": "<HDon ...>"}`: one HDon as a JSON string, parsed here as real time parses
     it (einvoice/hdon/parse.py), so a malformed or hostile one refuses the batch up front."""
     field = f"/{index}"
-    unknown = sorted(set(submission) - {"xml"})
-    if unknown:
-        raise InvalidRequest(
-            "unknown fields",
-            details=[
-                ErrorDetail(
-                    ErrorCode.UNKNOWN_FIELD,
-                    f"line {index + 1}: an XML line has only `xml`",
-                    f"{field}/{k}",
-                )
-                for k in unknown
-            ],
-        )
+    _refuse_unknown(index, submission, {"xml"}, "an XML line has only `xml`")
     xml = submission["xml"]
     if not isinstance(xml, str):
         raise InvalidRequest(
@@ -263,8 +235,24 @@ def _check_xml_line(index: int, submission: dict[str, Any], tax_code: str) -> No
         ) from error
     seller_code = seller_tax_code(document)
     if seller_code is not None and seller_code != tax_code:
-        raise Forbidden(
-            f"line {index + 1} is another seller's invoice",
-            code=ErrorCode.SELLER_MISMATCH,
-            field=f"{field}/xml{SELLER_PATH}",
+        raise _other_seller(index, f"{field}/xml{SELLER_PATH}")
+
+
+def _refuse_unknown(index: int, submission: dict[str, Any], known: set[str], message: str) -> None:
+    unknown = sorted(set(submission) - known)
+    if unknown:
+        raise InvalidRequest(
+            "unknown fields",
+            details=[
+                ErrorDetail(
+                    ErrorCode.UNKNOWN_FIELD, f"line {index + 1}: {message}", f"/{index}/{k}"
+                )
+                for k in unknown
+            ],
         )
+
+
+def _other_seller(index: int, field: str) -> Forbidden:
+    return Forbidden(
+        f"line {index + 1} is another seller's invoice", code=ErrorCode.SELLER_MISMATCH, field=field
+    )

@@ -137,9 +137,7 @@ class Submissions:
                 code=ErrorCode.SELLER_MISMATCH,
                 field="/invoice/seller/tax_code",
             )
-        seller = await self.registry_cache.seller(tax_code)
-        if seller is None or not seller.active:
-            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+        seller = await self._active_seller(tax_code)
         outcome = self._authenticate(raw_invoice, signature, seller, now)
         if isinstance(outcome, Rejected):
             received = _json_received(raw_invoice, signature)
@@ -150,31 +148,19 @@ class Submissions:
             _REALTIME["repeated"].inc()
             return _answer(earlier[1], outcome.invoice, 200)
         invoice = await self._with_buyer(_authenticated_invoice(outcome, signature, seller))
-        started = time.perf_counter()
-        claimed = await self.invoices.claim(invoice, now)
-        _CLAIM_SECONDS.observe(time.perf_counter() - started)
-        if claimed.created:
-            started = time.perf_counter()
-            await self.invoices.write(invoice, now)
-            _ROWS_SECONDS.observe(time.perf_counter() - started)
-            _REALTIME["created"].inc()
-            if self.cache is not None:
-                self.cache.write(claimed.claim.code, _document(invoice))
+        held = await self._claim_and_write(invoice, now)
+        if held is None:
             original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
             return _answer(original, outcome.invoice, 201)
-        if claimed.claim.invoice_hash != invoice.invoice_hash:
-            _REALTIME["conflict"].inc()
-            return _conflict(claimed.claim)
-        _REALTIME["repeated"].inc()
-        original = await self._original(claimed.claim, invoice, now)
+        if held.invoice_hash != invoice.invoice_hash:
+            return _conflict(held)
+        original = await self._original(held, invoice, now)
         return _answer(original, outcome.invoice, 200)
 
     async def submit_xml(self, *, tax_code: str, body: bytes, now: dt.datetime) -> Answer:
         """One real-time HDon by the business `tax_code`: the coded HDon (201, or 200 with the
         stored one for a repeat) or the JSON 409; raises for 400 (MalformedXml), 403 and 422."""
-        seller = await self.registry_cache.seller(tax_code)
-        if seller is None or not seller.active:
-            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+        seller = await self._active_seller(tax_code)
         outcome = self._authenticate_xml(body, seller, now)
         if isinstance(outcome, Rejected):
             _check_xml_seller(outcome.invoice, tax_code)
@@ -190,25 +176,40 @@ class Submissions:
         _check_xml_seller(authenticated.invoice, tax_code)
         invoice = _authenticated_invoice(authenticated, "", seller, signed_xml=outcome.answer)
         invoice = await self._with_buyer(invoice)
+        held = await self._claim_and_write(invoice, now)
+        if held is None:
+            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
+            return _xml(original, 201, outcome.answer)
+        if held.invoice_hash != invoice.invoice_hash:
+            return _conflict(held, XML_NUMBER)
+        recode = _recoder(body, invoice.invoice_hash, self.authority)
+        original = await self._original(held, invoice, now, recode)
+        return await self._xml_answer(original, 200, body)
+
+    async def _claim_and_write(self, invoice: NewInvoice, now: dt.datetime) -> Claim | None:
+        """Claim a real-time invoice's number. None when this submission won it: its rows are
+        written and the cache told. Otherwise the claim that holds the number (a repeat, or a
+        conflict when its hash differs), counted as such."""
         started = time.perf_counter()
         claimed = await self.invoices.claim(invoice, now)
         _CLAIM_SECONDS.observe(time.perf_counter() - started)
-        if claimed.created:
-            started = time.perf_counter()
-            await self.invoices.write(invoice, now)
-            _ROWS_SECONDS.observe(time.perf_counter() - started)
-            _REALTIME["created"].inc()
-            if self.cache is not None:
-                self.cache.write(claimed.claim.code, _document(invoice))
-            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
-            return _xml(original, 201, outcome.answer)
-        if claimed.claim.invoice_hash != invoice.invoice_hash:
-            _REALTIME["conflict"].inc()
-            return _conflict(claimed.claim, XML_NUMBER)
-        _REALTIME["repeated"].inc()
-        recode = _recoder(body, invoice.invoice_hash, self.authority)
-        original = await self._original(claimed.claim, invoice, now, recode)
-        return await self._xml_answer(original, 200, body)
+        if not claimed.created:
+            same = claimed.claim.invoice_hash == invoice.invoice_hash
+            _REALTIME["repeated" if same else "conflict"].inc()
+            return claimed.claim
+        started = time.perf_counter()
+        await self.invoices.write(invoice, now)
+        _ROWS_SECONDS.observe(time.perf_counter() - started)
+        _REALTIME["created"].inc()
+        if self.cache is not None:
+            self.cache.write(claimed.claim.code, _document(invoice))
+        return None
+
+    async def _active_seller(self, tax_code: str) -> Seller:
+        seller = await self.registry_cache.seller(tax_code)
+        if seller is None or not seller.active:
+            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+        return seller
 
     async def _xml_answer(self, original: _Original, status: int, body: bytes) -> Answer:
         """The stored coded HDon of an earlier answer."""

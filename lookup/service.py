@@ -20,13 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 from prometheus_client import Counter, Histogram
 from pydantic import SecretStr
 
-from einvoice.errors import NotAcceptable
+from einvoice.errors import NotAcceptable, NotFound
 from einvoice.registry.cache import RegistryCache
 from einvoice.timezone import VIETNAM
 from lookup.access import (
@@ -44,7 +45,14 @@ from lookup.access import (
 )
 from lookup.cache import CachedDocument, read_through
 from lookup.documents import document_from_stored
-from lookup.listing import ListingPage, buyer_listing_item, walk, window
+from lookup.listing import (
+    ListingPage,
+    MonthIndex,
+    buyer_listing_item,
+    listing_item,
+    walk,
+    window,
+)
 from lookup.page_tokens import Listing, PageTokens
 from lookup.params import BusinessKey, business_key, check_code, check_tax_code, is_code
 from lookup.public_check import (
@@ -177,30 +185,16 @@ class LookupService:
         (/to, /limit) or a page token that is not one of this listing's (/page_token); NotFound
         (SELLER_NOT_FOUND) for an unknown seller or another's listing.
         """
-        check_tax_code(tax_code)
-        days = window(date_from, date_to, limit, dt.datetime.now(VIETNAM).date())
-        listing = Listing(tax_code, date_from, date_to, limit)
-        cursor = self.page_tokens.decode(listing, page_token) if page_token else None
-        if not may_list_seller(reader, tax_code):
-            raise seller_not_found()
-        if is_officer(reader):  # before the seller is known: learning it is not is a read too
-            subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
-            await self.registry.record_officer_read(
-                reader.client_id, AUDIT_SELLER_INVOICES, subject
-            )
-        seller = await self.registry_cache.seller(tax_code)
-        if seller is None:
-            raise seller_not_found()
-        items, following = await walk(
-            self.invoices.seller_month,
-            tax_code,
-            seller.month_buckets,
-            days=days,
-            limit=limit,
-            cursor=cursor,
+        return await self._listing(
+            reader,
+            Listing(tax_code, date_from, date_to, limit),
+            page_token,
+            allowed=may_list_seller(reader, tax_code),
+            not_found=seller_not_found,
+            audit_kind=AUDIT_SELLER_INVOICES,
+            index=self.invoices.seller_month,
+            item=listing_item,
         )
-        token = self.page_tokens.encode(listing, following) if following else None
-        return ListingPage(items, token)
 
     async def buyer_invoices(
         self,
@@ -216,26 +210,53 @@ class LookupService:
         first: as `seller_invoices`, through the buyer-month index, for officers (audited) and
         the buyer's own business clients. NotFound (BUYER_NOT_FOUND) for a buyer the registry
         does not know, and for anyone else."""
-        check_tax_code(tax_code)
-        days = window(date_from, date_to, limit, dt.datetime.now(VIETNAM).date())
-        listing = Listing(tax_code, date_from, date_to, limit, whose="buyer")
-        cursor = self.page_tokens.decode(listing, page_token) if page_token else None
-        if not may_list_buyer(reader, tax_code):
-            raise buyer_not_found()
-        if is_officer(reader):  # before the buyer is known: learning it is not is a read too
-            subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
-            await self.registry.record_officer_read(reader.client_id, AUDIT_BUYER_INVOICES, subject)
-        buyer = await self.registry_cache.seller(tax_code)  # any registered taxpayer
-        if buyer is None:
-            raise buyer_not_found()
-        items, following = await walk(
-            self.invoices.buyer_month,
-            tax_code,
-            buyer.month_buckets,
-            days=days,
-            limit=limit,
-            cursor=cursor,
+        return await self._listing(
+            reader,
+            Listing(tax_code, date_from, date_to, limit, whose="buyer"),
+            page_token,
+            allowed=may_list_buyer(reader, tax_code),
+            not_found=buyer_not_found,
+            audit_kind=AUDIT_BUYER_INVOICES,
+            index=self.invoices.buyer_month,
             item=buyer_listing_item,
+        )
+
+    async def _listing(
+        self,
+        reader: Reader,
+        listing: Listing,
+        page_token: str | None,
+        *,
+        allowed: bool,
+        not_found: Callable[[], NotFound],
+        audit_kind: str,
+        index: MonthIndex,
+        item: Callable[[dict[str, Any], dt.date], dict[str, Any]],
+    ) -> ListingPage:
+        """One page of a taxpayer's listing, in this order: the inputs checked (a malformed
+        request reads nothing), access, the officer's read recorded (before the taxpayer is
+        known: learning it is not is a read too), the taxpayer looked up, then the walk."""
+        tax_code, date_from, date_to = listing.tax_code, listing.date_from, listing.date_to
+        check_tax_code(tax_code)
+        today = dt.datetime.now(VIETNAM).date()
+        days = window(date_from, date_to, listing.limit, today)
+        cursor = self.page_tokens.decode(listing, page_token) if page_token else None
+        if not allowed:
+            raise not_found()
+        if is_officer(reader):
+            subject = f"{tax_code} {date_from}..{date_to} {page_token or ''}".strip()
+            await self.registry.record_officer_read(reader.client_id, audit_kind, subject)
+        taxpayer = await self.registry_cache.seller(tax_code)  # any registered taxpayer
+        if taxpayer is None:
+            raise not_found()
+        items, following = await walk(
+            index,
+            tax_code,
+            taxpayer.month_buckets,
+            days=days,
+            limit=listing.limit,
+            cursor=cursor,
+            item=item,
         )
         token = self.page_tokens.encode(listing, following) if following else None
         return ListingPage(items, token)
