@@ -165,7 +165,10 @@ def test_processes_in_both_datacentres_racing_claim_each_number_once(
         first = 1000 if "cassandra_seller_homes" in claims else 2000
         for seller in (HANOI_SELLER, SOUTH_SELLER):
             created, timed_out = _race(clients, seller, range(first, first + 100))
-            assert max(created) == 1  # no number accepted twice
+            # No number accepted twice. Not `== 1`: claims of one block share a Paxos round, so
+            # when both processes' rounds time out on the busy box (seen in CI, 2026-12-01) no
+            # number was created at all, which the line below counts as timed out.
+            assert max(created) <= 1
             assert created.count(1) + timed_out >= 100  # each number decided, or timed out
     finally:
         for client in clients:
