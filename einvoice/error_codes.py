@@ -190,7 +190,7 @@ class ErrorCode(StrEnum):
         422,
         "total_payable differs from amount_before_tax + tax_amount.",
     )
-    # The invoice: related invoice.
+    # The invoice: the original invoice it replaces or adjusts (`original`).
     RELATED_SELF_REFERENCE = (
         "RELATED_SELF_REFERENCE",
         422,
@@ -199,7 +199,7 @@ class ErrorCode(StrEnum):
     RELATED_DATE_AFTER_INVOICE = (
         "RELATED_DATE_AFTER_INVOICE",
         422,
-        "The related invoice is dated after this one.",
+        "The original invoice is dated after this one.",
     )
     # The invoice: seller signature.
     SIGNATURE_MALFORMED = (

@@ -231,8 +231,8 @@ fn put(values: &Bound<'_, PyDict>, field: &Field, text: &str) -> PyResult<bool> 
         }
         Kind::Relation => {
             let value = match text {
-                "1" => "replace",
-                "2" => "adjust",
+                "1" => "replaces",
+                "2" => "adjusts",
                 other => other,
             };
             values.set_item(name, value)?;

@@ -113,10 +113,10 @@ GROUPS = (
         repeated=True,
     ),
     Group(
-        "related",
+        "original",
         "TTChung/TTHDLQuan",
         (
-            Field("nature", "TCHDon", "relation"),
+            Field("relation", "TCHDon", "relation"),
             Field("template", "KHMSHDCLQuan"),
             Field("symbol", "KHHDCLQuan"),
             Field("number", "SHDCLQuan", "integer"),
@@ -138,7 +138,7 @@ COMPILED_READER = einvoice_core.DataReader(
         for group in (HEADER, *GROUPS)
     ]
 )
-_RELATIONS = {"1": "replace", "2": "adjust"}
+_RELATIONS = {"1": "replaces", "2": "adjusts"}
 DATA_PATH = "/HDon/DLHDon"
 
 
@@ -343,5 +343,5 @@ def _text(value: Any, kind: Kind) -> str:
     if kind == "rate" and isinstance(value, str) and value.startswith("KHAC:"):
         return f"{value}%"
     if kind == "relation":
-        return {"replace": "1", "adjust": "2"}.get(value, str(value))
+        return {"replaces": "1", "adjusts": "2"}.get(value, str(value))
     return str(value)

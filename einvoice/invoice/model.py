@@ -98,8 +98,8 @@ class Totals(TypedDict):  # TToan
 
 
 @with_config(_STRICT)
-class Related(TypedDict):  # TTHDLQuan
-    nature: Literal["replace", "adjust"]  # TCHDon 1 / 2
+class Original(TypedDict):  # TTHDLQuan: the invoice this one replaces or adjusts
+    relation: Literal["replaces", "adjusts"]  # TCHDon 1 / 2
     template: Text1  # KHMSHDCLQuan
     symbol: Text6  # KHHDCLQuan
     number: InvoiceNumber  # SHDCLQuan
@@ -119,7 +119,7 @@ class Invoice(TypedDict):  # HDon/DLHDon
     buyer: NotRequired[Buyer]
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]  # DSHHDVu
     totals: Totals
-    related: NotRequired[Related | None]
+    original: NotRequired[Original | None]
 
 
 INVOICE = TypeAdapter(Invoice)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
-from einvoice.invoice.model import Invoice, Line, Related
+from einvoice.invoice.model import Invoice, Line, Original
 from einvoice.invoice.taxcode import tax_code_error
 from einvoice.timezone import VIETNAM
 
@@ -82,8 +82,8 @@ class _Checker:
         self.vnd = invoice.get("currency", "VND") == "VND"
         # Amounts in VND are whole dong; other currencies are compared to the cent.
         self.unit = _ONE_DONG if self.vnd else _ONE_CENT
-        related = invoice.get("related")
-        self.adjusting = related is not None and related["nature"] == "adjust"
+        original = invoice.get("original")
+        self.adjusting = original is not None and original["relation"] == "adjusts"
 
     def fail(self, code: ErrorCode, field: str, message: str) -> None:
         self.errors.append(ErrorDetail(code, message, field))
@@ -91,9 +91,9 @@ class _Checker:
     def run(self) -> list[ErrorDetail]:
         issued = self._header()
         self._parties()
-        related = self.invoice.get("related")
-        if related is not None:
-            self._related(related, issued)
+        original = self.invoice.get("original")
+        if original is not None:
+            self._original(original, issued)
         self._amounts()
         return self.errors
 
@@ -172,29 +172,29 @@ class _Checker:
             if problem:
                 self.fail(problem, "/buyer/tax_code", "the buyer's tax code is not valid")
 
-    def _related(self, related: Related, issued: dt.date | None) -> None:
-        if not "1" <= related["template"] <= "9":
+    def _original(self, original: Original, issued: dt.date | None) -> None:
+        if not "1" <= original["template"] <= "9":
             self.fail(
-                ErrorCode.TEMPLATE_INVALID, "/related/template", "the template is one digit 1-9"
+                ErrorCode.TEMPLATE_INVALID, "/original/template", "the template is one digit 1-9"
             )
-        if _SYMBOL.fullmatch(related["symbol"]) is None:
+        if _SYMBOL.fullmatch(original["symbol"]) is None:
             self.fail(
-                ErrorCode.SYMBOL_FORMAT, "/related/symbol", "not a well-formed invoice symbol"
+                ErrorCode.SYMBOL_FORMAT, "/original/symbol", "not a well-formed invoice symbol"
             )
-        related_date = parse_date(related["issued_date"])
-        if related_date is None:
-            self.fail(ErrorCode.INVALID_DATE, "/related/issued_date", "not a calendar date")
-        elif issued is not None and related_date > issued:
+        original_date = parse_date(original["issued_date"])
+        if original_date is None:
+            self.fail(ErrorCode.INVALID_DATE, "/original/issued_date", "not a calendar date")
+        elif issued is not None and original_date > issued:
             self.fail(
                 ErrorCode.RELATED_DATE_AFTER_INVOICE,
-                "/related/issued_date",
+                "/original/issued_date",
                 "the invoice replaced or adjusted must be dated on or before this one",
             )
         invoice = self.invoice
-        same = (related["template"], related["symbol"], related["number"])
+        same = (original["template"], original["symbol"], original["number"])
         if same == (invoice["template"], invoice["symbol"], invoice["number"]):
             self.fail(
-                ErrorCode.RELATED_SELF_REFERENCE, "/related", "an invoice cannot refer to itself"
+                ErrorCode.RELATED_SELF_REFERENCE, "/original", "an invoice cannot refer to itself"
             )
 
     # -- amounts --------------------------------------------------------------------------------

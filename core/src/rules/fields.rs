@@ -102,8 +102,8 @@ pub const INVOICE: [Member; 12] = [
         },
     ),
     required("number", INVOICE_NUMBER),
+    nullable("original", Object("Original")),
     nullable("payment_method", Text(50)),
-    nullable("related", Object("Related")),
     required("seller", Object("Seller")),
     required("symbol", Text(6)),
     required("template", Text(1)),
@@ -162,10 +162,10 @@ pub const RATE_SUMMARY: [Member; 3] = [
     required("vat_rate", Text(10)),
 ];
 
-pub const RELATED: [Member; 5] = [
+pub const ORIGINAL: [Member; 5] = [
     required("issued_date", Date),
-    required("nature", OneOf(&["adjust", "replace"])),
     required("number", INVOICE_NUMBER),
+    required("relation", OneOf(&["adjusts", "replaces"])),
     required("symbol", Text(6)),
     required("template", Text(1)),
 ];
@@ -178,7 +178,7 @@ pub const TABLES: [(&str, &[Member]); 7] = [
     ("Line", &LINE),
     ("Totals", &TOTALS),
     ("RateSummary", &RATE_SUMMARY),
-    ("Related", &RELATED),
+    ("Original", &ORIGINAL),
 ];
 
 impl Kind {

@@ -11,7 +11,7 @@ use super::object::Field;
 use super::scalars::{date_ordinal, string};
 use crate::decimal::{Fx, ONE};
 
-/// The invoice's identity, checked: what the related invoice, the lines and the summary need.
+/// The invoice's identity, checked: what the original invoice, the lines and the summary need.
 pub struct Header {
     pub template: String,
     pub symbol: String,

@@ -9,7 +9,7 @@
 //! together; tests/einvoice/invoice/test_compiled_fields.py holds the field tables to the model.
 //!
 //! One walk: each object is checked against its field table (fields.rs, object.rs), then by the
-//! rules of its section (header, related invoice, parties, lines, totals), and written in RFC
+//! rules of its section (header, original invoice, parties, lines, totals), and written in RFC
 //! 8785 form as it goes. Every check is a pure function of the invoice, so their order does not
 //! change the answer.
 
@@ -20,8 +20,8 @@ mod fields;
 mod header;
 mod lines;
 mod object;
+mod original;
 mod parties;
-mod related;
 mod scalars;
 mod totals;
 
@@ -52,7 +52,7 @@ pub fn check(
     out: &mut Vec<u8>,
 ) -> Option<Summary> {
     let object = members(invoice, &INVOICE)?;
-    let [buyer, currency, exchange_rate, issued_date, lines, number, _payment_method, related, seller, symbol, template, totals] =
+    let [buyer, currency, exchange_rate, issued_date, lines, number, original, _payment_method, seller, symbol, template, totals] =
         &object.fields;
 
     let header = header::check_identity(
@@ -62,8 +62,8 @@ pub fn check(
         issued_date.as_ref()?,
         earliest..=today,
     )?;
-    let related = related::check_related(related, &header)?;
-    let amounts = AmountRules::new(header::is_vnd(currency)?, related.adjusting);
+    let original = original::check_original(original, &header)?;
+    let amounts = AmountRules::new(header::is_vnd(currency)?, original.adjusting);
     header::check_exchange_rate(exchange_rate, &amounts)?;
     let seller = parties::check_seller(seller.as_ref()?)?;
     let buyer_json = parties::check_buyer(buyer)?;
@@ -80,8 +80,8 @@ pub fn check(
             None,
             Some(lines.json.as_slice()),
             None,
+            present(&original.json),
             None,
-            present(&related.json),
             Some(seller.json.as_slice()),
             None,
             None,

@@ -5,29 +5,34 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from einvoice.hdon.fields import hdon_of, invoice_of, xml_path
+from einvoice.hdon.fields import hdon_of, invoice_of, invoice_of_reference, xml_path
 from einvoice.hdon.parse import NAMESPACE, parse_hdon
 from tests.einvoice.hdon.support import invoice
 
 
+@pytest.mark.parametrize(("relation", "digit"), [("replaces", b"1"), ("adjusts", b"2")])
 @pytest.mark.parametrize("namespace", [None, NAMESPACE])
-def test_an_invoice_goes_to_xml_and_back_unchanged(namespace: str | None) -> None:
-    original = invoice(
-        related={
-            "nature": "replace",
+def test_an_invoice_goes_to_xml_and_back_unchanged(
+    namespace: str | None, relation: str, digit: bytes
+) -> None:
+    sent = invoice(
+        original={
+            "relation": relation,
             "template": "1",
             "symbol": "C26TAA",
             "number": 7,
             "issued_date": "2026-11-30",
         }
     )
-    original["lines"][0]["vat_rate"] = "KHAC:5.25"
+    sent["lines"][0]["vat_rate"] = "KHAC:5.25"
 
-    body = etree.tostring(hdon_of(original, namespace=namespace))
+    body = etree.tostring(hdon_of(sent, namespace=namespace))
 
-    assert invoice_of(parse_hdon(body)) == original
+    document = parse_hdon(body)
+    assert invoice_of(document) == sent  # the compiled reader
+    assert invoice_of_reference(document) == sent
     assert b"<TSuat>KHAC:5.25%</TSuat>" in body
-    assert b"<TCHDon>1</TCHDon>" in body
+    assert b"<TCHDon>" + digit + b"</TCHDon>" in body
 
 
 def test_empty_and_unknown_elements_are_not_read() -> None:
@@ -65,7 +70,11 @@ def test_a_number_that_is_not_digits_is_left_for_the_model_to_refuse() -> None:
             "/invoice/totals/by_rate/0/tax_amount",
             "/HDon/DLHDon/NDHDon/TToan/THTTLTSuat/LTSuat[1]/TThue",
         ),
-        ("/invoice/related/nature", "/HDon/DLHDon/TTChung/TTHDLQuan/TCHDon"),
+        ("/invoice/original/relation", "/HDon/DLHDon/TTChung/TTHDLQuan/TCHDon"),
+        ("/invoice/original/template", "/HDon/DLHDon/TTChung/TTHDLQuan/KHMSHDCLQuan"),
+        ("/invoice/original/symbol", "/HDon/DLHDon/TTChung/TTHDLQuan/KHHDCLQuan"),
+        ("/invoice/original/issued_date", "/HDon/DLHDon/TTChung/TTHDLQuan/NLHDCLQuan"),
+        ("/invoice/original", "/HDon/DLHDon/TTChung/TTHDLQuan"),
         ("/invoice/lines", "/HDon/DLHDon/NDHDon/DSHHDVu/HHDVu"),
         ("/invoice", "/HDon/DLHDon"),
     ],

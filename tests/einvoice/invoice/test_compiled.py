@@ -98,7 +98,7 @@ def _shapes() -> Iterator[tuple[str, dict[str, Any]]]:
     nulls = sample_invoice()
     nulls["seller"]["email"] = None
     nulls["lines"][0]["unit"] = None
-    nulls["related"] = None
+    nulls["original"] = None
     nulls["totals"]["discount_amount"] = None
     yield "explicit nulls", nulls
     note = sample_invoice(lines=2)
@@ -159,8 +159,8 @@ def _adjusting() -> dict[str, Any]:
     invoice = sample_invoice(lines=1, number=7)
     invoice["lines"][0].update(quantity="-2", unit_price="100000", amount="-200000", vat_rate="8%")
     _totals(invoice, [("8%", "-200000", "-16000")])
-    invoice["related"] = {
-        "nature": "adjust",
+    invoice["original"] = {
+        "relation": "adjusts",
         "template": "1",
         "symbol": "C25TAA",
         "number": 3,
@@ -372,7 +372,7 @@ def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
 
 
 OPTIONAL_MEMBERS = {
-    (): ["currency", "exchange_rate", "payment_method", "buyer", "related", "unknown"],
+    (): ["currency", "exchange_rate", "payment_method", "buyer", "original", "unknown"],
     ("seller",): ["phone", "email", "bank_account", "unknown"],
     ("buyer",): ["tax_code", "citizen_id", "unknown"],
     ("lines", 0): ["code", "unit", "discount_rate", "discount_amount", "vat_rate", "unknown"],
@@ -528,7 +528,7 @@ def _vat_line_without_rate(invoice: dict[str, Any], template: str = "1") -> None
 
 
 def _self_reference(invoice: dict[str, Any]) -> None:
-    invoice["related"]["number"] = invoice["number"]
+    invoice["original"]["number"] = invoice["number"]
 
 
 COORDINATED = {

@@ -150,8 +150,8 @@ def test_negative_values_only_on_adjusting_invoices() -> None:
     negative = _single_line("-2", "1000", "-2000")
     assert ("NEGATIVE_AMOUNT", "/lines/0/quantity") in problems(negative)
 
-    negative["related"] = {
-        "nature": "adjust",
+    negative["original"] = {
+        "relation": "adjusts",
         "template": "1",
         "symbol": "C25TAA",
         "number": 5,
@@ -307,36 +307,36 @@ def test_all_failures_are_collected() -> None:
     } <= found
 
 
-# -- related invoices ------------------------------------------------------------------------------
+# -- the original invoice -------------------------------------------------------------------------
 
 
-def _related(**changes: Any) -> dict[str, Any]:
-    related = {
-        "nature": "replace",
+def _original(**changes: Any) -> dict[str, Any]:
+    original = {
+        "relation": "replaces",
         "template": "1",
         "symbol": "C25TAA",
         "number": 9,
         "issued_date": "2025-06-01",
     }
-    return {**related, **changes}
+    return {**original, **changes}
 
 
 def test_a_well_formed_reference_passes() -> None:
-    assert problems(valid(related=_related())) == []
+    assert problems(valid(original=_original())) == []
 
 
 @pytest.mark.parametrize(
     ("changes", "code", "field"),
     [
-        ({"symbol": "X25TAA"}, "SYMBOL_FORMAT", "/related/symbol"),
-        ({"template": "0"}, "TEMPLATE_INVALID", "/related/template"),
-        ({"issued_date": "2025-13-01"}, "INVALID_DATE", "/related/issued_date"),
-        ({"issued_date": "2025-06-16"}, "RELATED_DATE_AFTER_INVOICE", "/related/issued_date"),
-        ({"number": 1}, "RELATED_SELF_REFERENCE", "/related"),
+        ({"symbol": "X25TAA"}, "SYMBOL_FORMAT", "/original/symbol"),
+        ({"template": "0"}, "TEMPLATE_INVALID", "/original/template"),
+        ({"issued_date": "2025-13-01"}, "INVALID_DATE", "/original/issued_date"),
+        ({"issued_date": "2025-06-16"}, "RELATED_DATE_AFTER_INVOICE", "/original/issued_date"),
+        ({"number": 1}, "RELATED_SELF_REFERENCE", "/original"),
     ],
 )
 def test_malformed_references(changes: dict[str, Any], code: str, field: str) -> None:
-    assert problems(valid(related=_related(**changes))) == [(code, field)]
+    assert problems(valid(original=_original(**changes))) == [(code, field)]
 
 
 # -- properties -----------------------------------------------------------------------------------

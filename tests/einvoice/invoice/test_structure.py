@@ -94,16 +94,29 @@ def test_too_many_lines_is_refused() -> None:
     assert ("TOO_MANY_LINES", "/lines") in problems(invoice)
 
 
-def test_a_related_invoice_needs_a_known_nature() -> None:
-    related = {
-        "nature": "cancel",
+def test_the_original_invoice_needs_a_known_relation() -> None:
+    original = {
+        "relation": "replace",  # the old value: now `replaces` or `adjusts`
         "template": "1",
         "symbol": "C25TAA",
         "number": 7,
         "issued_date": "2025-06-01",
     }
 
-    assert problems(valid(related=related)) == [("INVALID_VALUE", "/related/nature")]
+    assert problems(valid(original=original)) == [("INVALID_VALUE", "/original/relation")]
+
+
+def test_the_former_names_of_the_original_invoice_are_unknown() -> None:
+    """Issue #17 named it `original` {relation: replaces | adjusts}; `related` {nature} is gone."""
+    related = {
+        "nature": "replace",
+        "template": "1",
+        "symbol": "C25TAA",
+        "number": 7,
+        "issued_date": "2025-06-01",
+    }
+
+    assert problems(valid(related=related)) == [("UNKNOWN_FIELD", "/related")]
 
 
 def test_pointers_escape_slashes_and_tildes() -> None:
