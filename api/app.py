@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from api import admin, batches, health, invoices, lookup, metrics, page
+from api import admin, batches, health, invoices, lookup, metrics, notices, page
 from api.errors import install_error_handlers
 from api.lifespan import lifespan_for
 from api.limits import LimitsMiddleware, limit_table
@@ -36,6 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # nested branch, re-matched and re-versioned on every request, which cost a cached lookup
     # about a fifth of its time (measured: docs/lookup.md). The routers use no prefix and no
     # router-level dependencies, which is all `include_router` would add.
-    for router in (lookup, invoices, batches, page, health, metrics, admin):
+    for router in (lookup, invoices, batches, notices, page, health, metrics, admin):
         app.router.routes.extend(router.router.routes)
     return app

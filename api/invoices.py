@@ -58,7 +58,7 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
             tax_code=principal.tax_code, body=body, now=dt.datetime.now(dt.UTC)
         )
     elif media_type == "application/json":
-        submission = await _read_json(request)
+        submission = await read_json(request)
         raw_invoice, signature = _split_submission(submission)
         answer = await clients.submissions.submit(
             tax_code=principal.tax_code,
@@ -78,7 +78,8 @@ async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep)
     )
 
 
-async def _read_json(request: Request) -> Any:
+async def read_json(request: Request) -> Any:
+    """A JSON body of at most MAX_BODY_BYTES, read strictly (docs/signing.md)."""
     body = await read_body(request, MAX_BODY_BYTES, f"at most {MAX_BODY_BYTES} bytes")
     try:
         # Refused: what orjson refuses (invalid UTF-8, lone surrogates), nesting deeper than 64

@@ -125,6 +125,8 @@ def limit_table(settings: Settings) -> LimitTable:
                 "batch", settings.batch_max_bytes, batch_read_s, batch_deadline_s
             ),
             ("POST", "/v1/verify"): small,
+            # A notice of 500 items with the longest reasons is under 500 KB.
+            ("POST", "/v1/notices"): RouteLimits("notice", INVOICE_MAX_BYTES, read_s, deadline_s),
         },
         prefixes=(
             (None, "/v1/admin/", small),

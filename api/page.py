@@ -75,11 +75,43 @@ def _field(
     )
 
 
+# An invoice's status, as the page shows it: Vietnamese, then English (docs/lifecycle.md).
+_STATUSES = {
+    "authenticated": ("Đã được cấp mã", "Authenticated"),
+    "adjusted": ("Đã bị điều chỉnh", "Adjusted"),
+    "replaced": ("Đã bị thay thế", "Replaced"),
+    "cancelled": ("Đã bị hủy", "Cancelled"),
+}
+
+
+def _status(status: str | None) -> str:
+    vietnamese, english = _STATUSES.get(status or "", (status or "", status or ""))
+    return f'{escape(vietnamese)} <span lang="en">/ {escape(english)}</span>'
+
+
 def _result(answer: PublicAnswer | None, problem: str | None) -> str:
     if problem is not None:
         return f'<section class="result invalid" role="alert"><p>{escape(problem)}</p></section>'
     if answer is None:
         return ""
+    if not answer.valid and answer.code is not None:  # found, but replaced or cancelled
+        replaced_by = ""
+        if answer.replaced_by is not None:
+            replaced_by = (
+                '<dt>Thay thế bởi <span lang="en">/ Replaced by</span></dt>'
+                f'<dd><code id="replaced_by">{escape(answer.replaced_by)}</code></dd>'
+            )
+        return (
+            '<section class="result invalid" role="status"><h2>Hóa đơn không còn hiệu lực '
+            '<span lang="en">/ This invoice is no longer valid</span></h2><dl>'
+            f'<dt>Mã của cơ quan thuế <span lang="en">/ Authority code</span></dt>'
+            f'<dd><code id="code">{escape(answer.code)}</code></dd>'
+            f'<dt>Ngày lập <span lang="en">/ Issued</span></dt>'
+            f"<dd>{escape(str(answer.issued_date))}</dd>"
+            f'<dt>Trạng thái <span lang="en">/ Status</span></dt>'
+            f'<dd id="status">{_status(answer.status)}</dd>'
+            f"{replaced_by}</dl></section>"
+        )
     if not answer.valid:
         return (
             '<section class="result invalid" role="status"><h2>Không tìm thấy hóa đơn hợp lệ '
@@ -87,16 +119,15 @@ def _result(answer: PublicAnswer | None, problem: str | None) -> str:
             "<p>Kiểm tra lại các thông tin đã nhập. "
             '<span lang="en">Check the fields you entered.</span></p></section>'
         )
-    code, issued, status = (
-        escape(str(v)) for v in (answer.code, answer.issued_date, answer.status)
-    )
+    code, issued = (escape(str(v)) for v in (answer.code, answer.issued_date))
     return (
         '<section class="result valid" role="status"><h2>Hóa đơn hợp lệ '
         '<span lang="en">/ Authentic invoice</span></h2><dl>'
         f'<dt>Mã của cơ quan thuế <span lang="en">/ Authority code</span></dt>'
         f'<dd><code id="code">{code}</code></dd>'
         f'<dt>Ngày lập <span lang="en">/ Issued</span></dt><dd>{issued}</dd>'
-        f'<dt>Trạng thái <span lang="en">/ Status</span></dt><dd>{status}</dd>'
+        f'<dt>Trạng thái <span lang="en">/ Status</span></dt>'
+        f'<dd id="status">{_status(answer.status)}</dd>'
         "</dl></section>"
     )
 

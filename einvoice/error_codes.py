@@ -341,6 +341,35 @@ class ErrorCode(StrEnum):
         409,
         "Another invoice holds this seller's template, symbol and number; `existing` names it.",
     )
+    # Corrections: replacement and adjustment invoices (docs/lifecycle.md).
+    ORIGINAL_NOT_FOUND = (
+        "ORIGINAL_NOT_FOUND",
+        422,
+        "No invoice of this seller was authenticated under the template, symbol and number "
+        "(and issue date) that `original` names.",
+    )
+    ORIGINAL_REPLACED = (
+        "ORIGINAL_REPLACED",
+        409,
+        "The original invoice was replaced already; correct its replacement instead.",
+    )
+    ORIGINAL_CANCELLED = (
+        "ORIGINAL_CANCELLED",
+        409,
+        "The original invoice was cancelled; it cannot be replaced or adjusted.",
+    )
+    # Notices (Form 04/SS-HĐĐT), per item.
+    INVOICE_REPLACED = (
+        "INVOICE_REPLACED",
+        409,
+        "The invoice was replaced; it cannot be cancelled (its replacement can).",
+    )
+    INVOICE_CANCELLED = (
+        "INVOICE_CANCELLED",
+        409,
+        "The invoice was cancelled already, by another notice.",
+    )
+    NOTICE_NOT_FOUND = "NOTICE_NOT_FOUND", 404, "No such notice (or not one you may see)."
     # Batches.
     BATCH_EMPTY = "BATCH_EMPTY", 422, "The batch has no lines."
     INVALID_LINE = (

@@ -23,9 +23,11 @@ import asyncpg
 import redis.asyncio as redis
 
 from einvoice.authority_keys import load_keyring
+from einvoice.changes import InvoiceChanges
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
 from einvoice.memory import settle_after_startup
+from einvoice.notices import Notices
 from einvoice.registry.cache import RegistryCache
 from einvoice.submission import Submissions
 from ingest.queue import BatchQueue
@@ -36,6 +38,7 @@ from storage.cassandra.batches import BatchStore
 from storage.cassandra.client import CassandraClient, check_claims_stay_unique
 from storage.cassandra.client import connect as connect_cassandra
 from storage.cassandra.invoices import InvoiceStore
+from storage.cassandra.notices import NoticeStore
 from storage.cassandra.row_writer import RowWriter
 from storage.postgres.notifications import RegistryListener
 from storage.postgres.pool import create_pool
@@ -70,6 +73,7 @@ class Runtime:
     batches: BatchStore
     batch_queue: BatchQueue
     submissions: Submissions
+    notices: Notices
 
 
 @asynccontextmanager
@@ -111,12 +115,24 @@ async def open_runtime(
         if write_through:
             cache_writer = CacheWriter(cache)
             stack.push_async_callback(cache_writer.drain)  # before Redis closes
+        # Status changes always reach the lookup cache, from the API and the workers alike.
+        changes = InvoiceChanges(invoices=invoices, taxpayers=registry_cache, cache=cache)
         submissions = Submissions(
             authority=authority,
             invoices=invoices,
             registry_cache=registry_cache,
             cache=cache_writer,
+            changes=changes,
             recovery_grace_s=settings.cassandra_request_timeout_s + 2,
+        )
+        notice_store = await asyncio.to_thread(
+            NoticeStore, cassandra.session, cassandra.claim_routing
+        )
+        notices = Notices(
+            notices=notice_store,
+            invoices=invoices,
+            registry_cache=registry_cache,
+            changes=changes,
         )
         log.info("runtime ready: cassandra keyspace %s", cassandra.keyspace)
         settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
@@ -132,4 +148,5 @@ async def open_runtime(
             batches=batches,
             batch_queue=BatchQueue(cache, settings.cassandra_keyspace),
             submissions=submissions,
+            notices=notices,
         )

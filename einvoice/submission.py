@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 from prometheus_client import Counter, Histogram
 
+from einvoice.changes import InvoiceChanges, refusal_detail
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
 from einvoice.hdon.answer import coded_hdon
@@ -38,6 +39,7 @@ from einvoice.hdon.fields import invoice_of, xml_path
 from einvoice.hdon.parse import MalformedXml, parse_hdon
 from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, authenticate
 from einvoice.invoice.model import Invoice
+from einvoice.lifecycle import Change, Refusal
 from einvoice.registry.cache import Seller
 from lookup.cache import CacheWriter
 from lookup.documents import invoice_document, utc_timestamp
@@ -98,7 +100,7 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class _Original:
+class _Earlier:
     """The answer of an invoice authenticated before."""
 
     code: str
@@ -115,12 +117,17 @@ class Submissions:
         invoices: InvoiceStore,
         registry_cache: SellerDirectory,
         cache: CacheWriter | None = None,
+        changes: InvoiceChanges | None = None,
         recovery_grace_s: float = 7.0,
     ) -> None:
         self.authority = authority
         self.invoices = invoices
         self.registry_cache = registry_cache
         self.cache = cache
+        # How a correction changes its original (einvoice/changes.py).
+        self.changes = changes or InvoiceChanges(
+            invoices=invoices, taxpayers=registry_cache, cache=None
+        )
         # How long after a claim its own attempt may still be writing its rows (at most the
         # Cassandra request timeout, plus a margin): a repeat waits that long before it writes
         # them itself, so that the answer the first attempt gives is the one stored.
@@ -141,21 +148,25 @@ class Submissions:
         outcome = self._authenticate(raw_invoice, signature, seller, now)
         if isinstance(outcome, Rejected):
             received = _json_received(raw_invoice, signature)
-            earlier = await self._accepted_before(outcome, received, seller, now)
-            if earlier is None:
+            before = await self._accepted_before(outcome, received, seller, now)
+            if before is None:
                 _REALTIME["rejected"].inc()
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
             _REALTIME["repeated"].inc()
-            return _answer(earlier[1], outcome.invoice, 200)
+            return _answer(before[1], outcome.invoice, 200)
         invoice = await self._with_buyer(_authenticated_invoice(outcome, signature, seller))
-        held = await self._claim_and_write(invoice, now)
-        if held is None:
-            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
-            return _answer(original, outcome.invoice, 201)
-        if held.invoice_hash != invoice.invoice_hash:
-            return _conflict(held)
-        original = await self._original(held, invoice, now)
-        return _answer(original, outcome.invoice, 200)
+        try:
+            invoice = await self._with_original(invoice, _json_field)
+            held = await self._claim_and_write(invoice, now)
+            if held is None:
+                earlier = _Earlier(invoice.code, invoice.invoice_hash, invoice.token, now)
+                return _answer(earlier, outcome.invoice, 201)
+            if held.invoice_hash != invoice.invoice_hash:
+                return _conflict(held)
+            earlier = await self._earlier(held, invoice, now)
+        except CorrectionRefused as refused:
+            return refused.answer()
+        return _answer(earlier, outcome.invoice, 200)
 
     async def submit_xml(self, *, tax_code: str, body: bytes, now: dt.datetime) -> Answer:
         """One real-time HDon by the business `tax_code`: the coded HDon (201, or 200 with the
@@ -164,27 +175,31 @@ class Submissions:
         outcome = self._authenticate_xml(body, seller, now)
         if isinstance(outcome, Rejected):
             _check_xml_seller(outcome.invoice, tax_code)
-            earlier = await self._accepted_before(
+            before = await self._accepted_before(
                 outcome, _xml_received(body, outcome, self.authority), seller, now
             )
-            if earlier is None:
+            if before is None:
                 _REALTIME["rejected"].inc()
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
             _REALTIME["repeated"].inc()
-            return await self._xml_answer(earlier[1], 200, body)
+            return await self._xml_answer(before[1], 200, body)
         authenticated = outcome.authenticated
         _check_xml_seller(authenticated.invoice, tax_code)
         invoice = _authenticated_invoice(authenticated, "", seller, signed_xml=outcome.answer)
         invoice = await self._with_buyer(invoice)
-        held = await self._claim_and_write(invoice, now)
-        if held is None:
-            original = _Original(invoice.code, invoice.invoice_hash, invoice.token, now)
-            return _xml(original, 201, outcome.answer)
-        if held.invoice_hash != invoice.invoice_hash:
-            return _conflict(held, XML_NUMBER)
-        recode = _recoder(body, invoice.invoice_hash, self.authority)
-        original = await self._original(held, invoice, now, recode)
-        return await self._xml_answer(original, 200, body)
+        try:
+            invoice = await self._with_original(invoice, xml_path)
+            held = await self._claim_and_write(invoice, now)
+            if held is None:
+                earlier = _Earlier(invoice.code, invoice.invoice_hash, invoice.token, now)
+                return _xml(earlier, 201, outcome.answer)
+            if held.invoice_hash != invoice.invoice_hash:
+                return _conflict(held, XML_NUMBER)
+            recode = _recoder(body, invoice.invoice_hash, self.authority)
+            earlier = await self._earlier(held, invoice, now, recode)
+        except CorrectionRefused as refused:
+            return refused.answer()
+        return await self._xml_answer(earlier, 200, body)
 
     async def _claim_and_write(self, invoice: NewInvoice, now: dt.datetime) -> Claim | None:
         """Claim a real-time invoice's number. None when this submission won it: its rows are
@@ -197,6 +212,12 @@ class Submissions:
             same = claimed.claim.invoice_hash == invoice.invoice_hash
             _REALTIME["repeated" if same else "conflict"].inc()
             return claimed.claim
+        if invoice.original_code is not None:
+            try:
+                await self._correct(invoice, now)
+            except CorrectionRefused:
+                _REALTIME["conflict"].inc()
+                raise
         started = time.perf_counter()
         await self.invoices.write(invoice, now)
         _ROWS_SECONDS.observe(time.perf_counter() - started)
@@ -205,18 +226,80 @@ class Submissions:
             self.cache.write(claimed.claim.code, _document(invoice))
         return None
 
-    async def _active_seller(self, tax_code: str) -> Seller:
-        seller = await self.registry_cache.seller(tax_code)
-        if seller is None or not seller.active:
-            raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
-        return seller
+    async def _with_original(self, invoice: NewInvoice, field: Callable[[str], str]) -> NewInvoice:
+        """A correction, with the code of the invoice it corrects: one of the same seller,
+        authenticated under the template, symbol and number its `original` names, issued on the
+        date it names. CorrectionRefused (422 ORIGINAL_NOT_FOUND) when there is none. Other
+        invoices are returned as they are, without a read."""
+        reference = invoice.invoice.get("original")
+        if reference is None:
+            return invoice
+        claim = await self.invoices.claim_of(
+            invoice.seller_tax_code, reference["template"], reference["symbol"], reference["number"]
+        )
+        stored = await self.invoices.by_code(claim.code) if claim is not None else None
+        if stored is None:
+            raise CorrectionRefused(
+                ErrorDetail(
+                    ORIGINAL_NOT_FOUND,
+                    "no invoice of this seller was authenticated under this template, symbol "
+                    "and number",
+                    field("/invoice/original"),
+                )
+            )
+        issued = stored.invoice["issued_date"]
+        if issued != reference["issued_date"]:
+            raise CorrectionRefused(
+                ErrorDetail(
+                    ORIGINAL_NOT_FOUND,
+                    f"the invoice under this template, symbol and number was issued on {issued}",
+                    field("/invoice/original/issued_date"),
+                )
+            )
+        return dataclasses.replace(invoice, original_code=stored.code)
 
-    async def _xml_answer(self, original: _Original, status: int, body: bytes) -> Answer:
+    async def _correct(self, invoice: NewInvoice, now: dt.datetime) -> None:
+        """Replace or adjust the original of a correction that has just claimed its number (or
+        whose claim is being completed), before its rows are written. When the original's state
+        forbids it (replaced or cancelled meanwhile), the claim is released, so the number is free
+        again, and CorrectionRefused (409) says why."""
+        assert invoice.original_code is not None
+        field = xml_path if invoice.signed_xml is not None else _json_field
+        stored = await self.invoices.by_code(invoice.original_code)
+        refusal: ErrorDetail | None = None
+        existing: dict[str, str] = {}
+        if stored is None:  # its ten years ended meanwhile
+            refusal = ErrorDetail(
+                ORIGINAL_NOT_FOUND,
+                "the original invoice is no longer stored",
+                field("/invoice/original"),
+            )
+        else:
+            relation = invoice.invoice["original"]["relation"]
+            change = Change("replace" if relation == "replaces" else "adjust", invoice.code)
+            outcome = await self.changes.change(stored, change, now)
+            if isinstance(outcome, Refusal):
+                refusal = refusal_detail(outcome, stored.code, field("/invoice/original"))
+                existing = {"code": stored.code, "status": outcome.status}
+        if refusal is not None:
+            await self.invoices.claims.release(
+                invoice.seller_tax_code,
+                invoice.template,
+                invoice.symbol,
+                invoice.number,
+                invoice.code,
+            )
+            raise CorrectionRefused(refusal, existing)
+
+    async def _active_seller(self, tax_code: str) -> Seller:
+        return await active_seller(self.registry_cache, tax_code)
+
+    async def _xml_answer(self, earlier: _Earlier, status: int, body: bytes) -> Answer:
         """The stored coded HDon of an earlier answer."""
-        signed = await self.invoices.signed_xml(original.code)
+        signed = await self.invoices.signed_xml(earlier.code)
         if signed is None:  # not written by this code (never expected): the same bytes, signed
-            signed = _recoder(body, original.invoice_hash, self.authority)(original.code)
-        return _xml(original, status, signed)
+            signed = _recoder(body, earlier.invoice_hash, self.authority)(earlier.code)
+        return _xml(earlier, status, signed)
 
     async def submit_lines(
         self,
@@ -279,12 +362,14 @@ class Submissions:
             (index, _with_buyer_buckets(invoice, buckets), received)
             for index, invoice, received in accepted
         ]
+        accepted = await self._with_originals(accepted, results)
         outcomes = await self.invoices.claim_all([invoice for _, invoice, _ in accepted], now)
         created = [
             (index, invoice)
             for (index, invoice, _), outcome in zip(accepted, outcomes, strict=True)
             if outcome.created
         ]
+        created = await self._corrected(created, now, results)
         await self.invoices.write_all([invoice for _, invoice in created], now)
         tokens = {invoice.code: invoice.token for _, invoice in created}
         for index, invoice in created:
@@ -298,21 +383,29 @@ class Submissions:
                 return
             token = tokens.get(claim.code)  # a line repeated within this run
             if token is None:
-                token = (await self._original(claim, invoice, now, received.recode)).token
+                try:
+                    token = (await self._earlier(claim, invoice, now, received.recode)).token
+                except CorrectionRefused as refused:
+                    results[index] = refused.line_result(index)
+                    return
             mine = claim.made_by(batch_id, index)  # this line, in an earlier run of the batch
             results[index] = LineResult(
                 index, "authenticated" if mine else "duplicate", claim.code, token
             )
 
         async def check_rejected(index: int, outcome: Rejected, received: _Received) -> None:
-            earlier = await self._accepted_before(outcome, received, seller, now)
+            try:
+                earlier = await self._accepted_before(outcome, received, seller, now)
+            except CorrectionRefused as refused:
+                results[index] = refused.line_result(index)
+                return
             if earlier is None:
                 results[index] = _rejected(index, outcome.errors)
                 return
-            claim, original = earlier
+            claim, answer = earlier
             mine = claim.made_by(batch_id, index)
             results[index] = LineResult(
-                index, "authenticated" if mine else "duplicate", original.code, original.token
+                index, "authenticated" if mine else "duplicate", answer.code, answer.token
             )
 
         await _bounded(
@@ -326,6 +419,53 @@ class Submissions:
         for result in results.values():
             _BATCH[_batch_outcome(result)].inc()
         return [results[index] for index, _ in lines]
+
+    async def _with_originals(
+        self,
+        accepted: list[tuple[int, NewInvoice, _Received]],
+        results: dict[int, LineResult],
+    ) -> list[tuple[int, NewInvoice, _Received]]:
+        """A batch's authenticated lines, corrections with their originals' codes; a correction
+        whose original is not found gets its result here and is left out."""
+        found: dict[int, NewInvoice] = {}
+
+        async def resolve(index: int, invoice: NewInvoice, received: _Received) -> None:
+            try:
+                found[index] = await self._with_original(invoice, _field_of(received))
+            except CorrectionRefused as refused:
+                results[index] = refused.line_result(index)
+
+        corrections = [item for item in accepted if item[1].invoice.get("original") is not None]
+        if not corrections:
+            return accepted
+        await _bounded([resolve(*item) for item in corrections])
+        return [
+            (index, found.get(index, invoice), received)
+            for index, invoice, received in accepted
+            if index not in results
+        ]
+
+    async def _corrected(
+        self,
+        created: list[tuple[int, NewInvoice]],
+        now: dt.datetime,
+        results: dict[int, LineResult],
+    ) -> list[tuple[int, NewInvoice]]:
+        """A batch's newly claimed lines whose rows may be written: every line that corrects
+        nothing, and the corrections whose originals took the change. A refused one gets its
+        result here (its claim released)."""
+
+        async def correct(index: int, invoice: NewInvoice) -> None:
+            try:
+                await self._correct(invoice, now)
+            except CorrectionRefused as refused:
+                results[index] = refused.line_result(index)
+
+        corrections = [item for item in created if item[1].original_code is not None]
+        if not corrections:
+            return created
+        await _bounded([correct(*item) for item in corrections], limit=16)
+        return [(index, invoice) for index, invoice in created if index not in results]
 
     async def _buyer_buckets(self, tax_codes: set[str | None]) -> dict[str, int]:
         """Each buyer's bucket count for its month partitions: its registry `month_buckets`, 1
@@ -375,7 +515,7 @@ class Submissions:
 
     async def _accepted_before(
         self, outcome: Rejected, received: _Received, seller: Seller, now: dt.datetime
-    ) -> tuple[Claim, _Original] | None:
+    ) -> tuple[Claim, _Earlier] | None:
         """The original answer when this very invoice was authenticated before (a key revoked
         since does not change that); None when it never was."""
         invoice = outcome.invoice
@@ -392,20 +532,21 @@ class Submissions:
             invoice_hash=claim.invoice_hash,
             canonical=received.canonical(),
             signature=received.seller_signature,
-            token="",  # signed again by `_original` if its rows must be written
+            token="",  # signed again by `_earlier` if its rows must be written
             authenticated_at=claim.authenticated_at,
             seller=seller,
         )
         stand_in = await self._with_buyer(stand_in)
-        return claim, await self._original(claim, stand_in, now, received.recode)
+        stand_in = await self._with_original(stand_in, _field_of(received))
+        return claim, await self._earlier(claim, stand_in, now, received.recode)
 
-    async def _original(
+    async def _earlier(
         self,
         claim: Claim,
         invoice: NewInvoice,
         now: dt.datetime,
         recode: Callable[[str], bytes] | None = None,
-    ) -> _Original:
+    ) -> _Earlier:
         """The stored answer of `claim`. When its rows are missing and the claim is older than the
         recovery grace (its own attempt died or gave up), they are written now from this same
         invoice (`invoice`, same hash) with the claim's code, time and a token signed again; an
@@ -422,9 +563,7 @@ class Submissions:
             pause = min(pause * 2, 0.25)
             stored = await self.invoices.by_code(claim.code)
         if stored is not None:
-            return _Original(
-                stored.code, stored.invoice_hash, stored.token, stored.authenticated_at
-            )
+            return _Earlier(stored.code, stored.invoice_hash, stored.token, stored.authenticated_at)
         iat = int(claim.authenticated_at.timestamp())
         claims = token_claims(
             invoice.invoice, code=claim.code, invoice_hash=claim.invoice_hash, iat=iat
@@ -439,14 +578,53 @@ class Submissions:
             line=claim.line,
             signed_xml=recode(claim.code) if recode is not None else None,
         )
+        if recovered.original_code is not None:  # the correction, decided again (idempotent)
+            await self._correct(recovered, now)
         await self.invoices.write(recovered, now, recovering=True)
         RECOVERED.inc()
-        return _Original(claim.code, claim.invoice_hash, token, claim.authenticated_at)
+        return _Earlier(claim.code, claim.invoice_hash, token, claim.authenticated_at)
 
 
 # Where an invoice's number is, in a JSON submission and in an HDon.
 JSON_NUMBER = "/invoice/number"
 XML_NUMBER = xml_path(JSON_NUMBER)
+ORIGINAL_NOT_FOUND = ErrorCode.ORIGINAL_NOT_FOUND
+
+
+async def active_seller(directory: SellerDirectory, tax_code: str) -> Seller:
+    """The seller `tax_code`; Forbidden (TAXPAYER_NOT_ACTIVE) unless it is registered and
+    active."""
+    seller = await directory.seller(tax_code)
+    if seller is None or not seller.active:
+        raise Forbidden(NOT_ACTIVE_MESSAGE, code=NOT_ACTIVE)
+    return seller
+
+
+class CorrectionRefused(Exception):
+    """A replacement or adjustment whose original cannot be corrected: 422 when there is no such
+    original, 409 when its state forbids it (`existing`: its code and status)."""
+
+    def __init__(self, detail: ErrorDetail, existing: dict[str, str] | None = None) -> None:
+        super().__init__(detail.message)
+        self.detail = detail
+        self.existing = existing or {}
+
+    def answer(self) -> Answer:
+        body: dict[str, Any] = {"errors": [self.detail.as_json()]}
+        if self.existing:
+            body["original"] = self.existing
+        return Answer(self.detail.code.status, orjson.dumps(body))
+
+    def line_result(self, index: int) -> LineResult:
+        return _rejected(index, [self.detail])
+
+
+def _json_field(pointer: str) -> str:
+    return pointer
+
+
+def _field_of(received: _Received) -> Callable[[str], str]:
+    return xml_path if received.number_field == XML_NUMBER else _json_field
 
 
 def number_used(existing_code: str, field: str = JSON_NUMBER) -> ErrorDetail:
@@ -457,7 +635,7 @@ def number_used(existing_code: str, field: str = JSON_NUMBER) -> ErrorDetail:
 @dataclass(frozen=True)
 class _Received:
     """What a submission brought beside its parsed invoice, to write its rows again
-    (`Submissions._original`) and to name its number in a conflict."""
+    (`Submissions._earlier`) and to name its number in a conflict."""
 
     canonical: Callable[[], bytes]  # the invoice's canonical JSON (made only when needed)
     seller_signature: str  # the detached JWS; empty for an HDon (its signature is in the XML)
@@ -576,7 +754,6 @@ def _document(invoice: NewInvoice) -> dict[str, Any]:
         code=invoice.code,
         invoice=dict(invoice.invoice),
         invoice_hash=invoice.invoice_hash,
-        status="authenticated",
         authenticated_at=invoice.authenticated_at,
         token=invoice.token,
         seller_signature=invoice.seller_signature,
@@ -584,26 +761,26 @@ def _document(invoice: NewInvoice) -> dict[str, Any]:
     )
 
 
-def _answer(original: _Original, invoice: Invoice | None, status: int) -> Answer:
+def _answer(earlier: _Earlier, invoice: Invoice | None, status: int) -> Answer:
     symbol = invoice["symbol"] if invoice is not None else ""
     body = {
-        "code": original.code,
+        "code": earlier.code,
         "coded": symbol.startswith("C"),
-        "authenticated_at": utc_timestamp(original.authenticated_at),
-        "invoice_hash": original.invoice_hash,
-        "token": original.token,
+        "authenticated_at": utc_timestamp(earlier.authenticated_at),
+        "invoice_hash": earlier.invoice_hash,
+        "token": earlier.token,
     }
     return Answer(status, orjson.dumps(body))
 
 
-def _xml(original: _Original, status: int, signed_xml: bytes) -> Answer:
+def _xml(earlier: _Earlier, status: int, signed_xml: bytes) -> Answer:
     """An HDon's answer: the coded HDon, and the JSON answer's fields as headers (docs/xml.md)."""
     headers = {
-        "Location": f"/v1/invoices/{original.code}",
-        "X-Invoice-Code": original.code,
-        "X-Invoice-Hash": original.invoice_hash,
-        "X-Invoice-Token": original.token,
-        "X-Authenticated-At": utc_timestamp(original.authenticated_at),
+        "Location": f"/v1/invoices/{earlier.code}",
+        "X-Invoice-Code": earlier.code,
+        "X-Invoice-Hash": earlier.invoice_hash,
+        "X-Invoice-Token": earlier.token,
+        "X-Authenticated-At": utc_timestamp(earlier.authenticated_at),
     }
     return Answer(status, signed_xml, "application/xml", headers)
 

@@ -20,6 +20,7 @@ OFFICER = "officer"
 AUDIT_INVOICE = "invoice"
 AUDIT_SELLER_INVOICES = "seller_invoices"
 AUDIT_BUYER_INVOICES = "buyer_invoices"
+AUDIT_NOTICE = "notice"
 
 
 class Reader(Protocol):

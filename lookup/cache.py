@@ -4,10 +4,16 @@ through, with short-lived entries for codes that do not exist.
 Only an accelerator: Cassandra is the record. Every Redis failure is counted and answered from
 Cassandra instead (lookups stay up with Redis down); every entry expires.
 
-An entry is `seller \x1f buyer \x1f document JSON`: the access check needs only the two tax
-codes, so a cache hit is answered with the cached bytes as they are, never parsed and encoded
-again (measured: docs/lookup.md). Tax codes are digits and `-`, and orjson escapes control
-characters, so the separator occurs nowhere else.
+An entry is `version \x1f seller \x1f buyer \x1f document JSON`: the access check needs only the
+two tax codes, so a cache hit is answered with the cached bytes as they are, never parsed and
+encoded again (measured: docs/lookup.md). Tax codes are digits and `-`, and orjson escapes
+control characters, so the separator occurs nowhere else.
+
+`version` is the invoice's state version (einvoice/lifecycle.py: 0 until it first changes).
+Every write goes through one script that keeps the entry with the higher version, so a fill that
+read the invoice before a status change, or a write-through delayed behind one, can never put
+the older status back (docs/lifecycle.md). A status change writes its new entry and waits for
+Redis (`put_changed`): once a change is answered, no lookup sees the old status.
 """
 
 from __future__ import annotations
@@ -51,8 +57,22 @@ def entry_ttl(document: dict[str, Any], now: dt.datetime) -> int:
 
 
 def code_key(code: str) -> str:
-    # "doc", not the "code" of the first entry format (plain JSON): old entries simply expire.
-    return f"inv:doc:{code}"
+    # "doc2" (entries with a version), after "code" (plain JSON) and "doc" (no version): entries
+    # of older formats are simply never read again and expire.
+    return f"inv:doc2:{code}"
+
+
+# KEYS[1] the entry; ARGV: the new entry, its version, its TTL. Keeps the entry of the higher
+# version (a missing entry, or one that is not versioned, "-" for a missing code, yields).
+_SET_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local version = tonumber(string.match(current, '^(%d+)\31'))
+  if version and version > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -62,11 +82,12 @@ class CachedDocument:
     json: bytes
     seller: str
     buyer: str | None
+    version: int = 0  # the invoice's state version
 
     @classmethod
-    def of(cls, document: dict[str, Any]) -> CachedDocument:
+    def of(cls, document: dict[str, Any], version: int = 0) -> CachedDocument:
         seller, buyer = parties(document)
-        return cls(orjson.dumps(document), seller, buyer)
+        return cls(orjson.dumps(document), seller, buyer, version)
 
     @cached_property
     def document(self) -> dict[str, Any]:
@@ -76,12 +97,12 @@ class CachedDocument:
 
     def encode(self) -> bytes:
         buyer = (self.buyer or "").encode()
-        return _SEPARATOR.join((self.seller.encode(), buyer, self.json))
+        return _SEPARATOR.join((b"%d" % self.version, self.seller.encode(), buyer, self.json))
 
     @classmethod
     def decode(cls, entry: bytes) -> CachedDocument:
-        seller, buyer, json = entry.split(_SEPARATOR, 2)
-        return cls(json, seller.decode(), buyer.decode() or None)
+        version, seller, buyer, json = entry.split(_SEPARATOR, 3)
+        return cls(json, seller.decode(), buyer.decode() or None, int(version))
 
 
 class CacheWriter:
@@ -101,6 +122,7 @@ class CacheWriter:
         self._task: asyncio.Task[None] | None = None
 
     def write(self, code: str, document: dict[str, Any]) -> None:
+        """An invoice authenticated just now (state version 0)."""
         self._waiting.append((code_key(code), CachedDocument.of(document).encode()))
         if self._task is None:
             self._task = asyncio.ensure_future(self._send_waiting())
@@ -125,7 +147,7 @@ async def _write_entries(client: redis.Redis, entries: list[tuple[str, bytes]]) 
     try:
         async with client.pipeline(transaction=False) as pipe:
             for key, value in entries:
-                pipe.set(key, value, ex=CACHE_TTL_S)
+                pipe.eval(_SET_NEWER, 1, key, value, 0, CACHE_TTL_S)
             await pipe.execute()
     except redis.RedisError as error:
         CACHE_WRITES.labels("error").inc(len(entries))
@@ -135,13 +157,17 @@ async def _write_entries(client: redis.Redis, entries: list[tuple[str, bytes]]) 
     CACHE_WRITES.labels("ok").inc(len(entries))
 
 
-async def invalidate(client: redis.Redis, code: str) -> None:
-    """Drop an entry whose invoice changed (status); best effort, it expires anyway."""
-    try:
-        await client.delete(code_key(code))
-    except redis.RedisError as error:
-        CACHE_UP.set(0)
-        log.warning("lookup cache invalidation failed for %s: %s", code, error)
+async def put_changed(client: redis.Redis, code: str, document: CachedDocument) -> None:
+    """The entry of an invoice whose state changed, written before the change is answered (unless
+    a newer one is there). Raises redis.RedisError: the caller answers 503 rather than let an old
+    status stand, and the change's retry writes the entry again."""
+    ttl = entry_ttl(document.document, dt.datetime.now(dt.UTC))
+    await _set_newer(client, code_key(code), document, ttl)
+    CACHE_WRITES.labels("ok").inc()
+
+
+async def _set_newer(client: redis.Redis, key: str, document: CachedDocument, ttl: int) -> None:
+    await client.eval(_SET_NEWER, 1, key, document.encode(), document.version, ttl)
 
 
 async def read_through(
@@ -166,11 +192,11 @@ async def read_through(
     _READ["miss"].inc()
     document_or_none = await load()
     try:
-        if document_or_none is None:
-            await client.set(key, _MISSING, ex=MISS_TTL_S)
+        if document_or_none is None:  # never over an entry written meanwhile
+            await client.set(key, _MISSING, ex=MISS_TTL_S, nx=True)
         else:
             ttl = entry_ttl(document_or_none.document, dt.datetime.now(dt.UTC))
-            await client.set(key, document_or_none.encode(), ex=ttl)
+            await _set_newer(client, key, document_or_none, ttl)
     except redis.RedisError as error:
         CACHE_UP.set(0)
         log.warning("lookup cache fill failed for %s: %s", code, error)

@@ -11,6 +11,7 @@ from typing import Any
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, InvalidRequest
+from einvoice.lifecycle import VOID
 from lookup.params import BusinessKey, key_problems
 
 # Rate limit of the public check, by client address (api/ratelimit.py's "public" class).
@@ -52,33 +53,41 @@ class PrintedFields:
 
 @dataclass(frozen=True)
 class PublicAnswer:
-    """Whether an authentic invoice matches; if so its code, issue date and status only."""
+    """Whether an authentic invoice matches and still stands; if one matches, its code, issue
+    date and status only (and the code of its replacement). A replaced or cancelled invoice is
+    not valid (docs/lifecycle.md): `valid: false` with its status, so a buyer learns why."""
 
     valid: bool
     code: str | None = None
     issued_date: str | None = None
     status: str | None = None
+    replaced_by: str | None = None
 
     @classmethod
     def of(cls, document: dict[str, Any] | None) -> PublicAnswer:
         if document is None:
             return cls(valid=False)
+        status = document["status"]
         return cls(
-            valid=True,
+            valid=status not in VOID,
             code=document["code"],
             issued_date=document["invoice"]["issued_date"],
-            status=document["status"],
+            status=status,
+            replaced_by=document.get("replaced_by"),
         )
 
     def as_json(self) -> dict[str, Any]:
-        if not self.valid:
+        if self.code is None:
             return {"valid": False}
-        return {
-            "valid": True,
+        answer: dict[str, Any] = {
+            "valid": self.valid,
             "code": self.code,
             "issued_date": self.issued_date,
             "status": self.status,
         }
+        if self.replaced_by is not None:
+            answer["replaced_by"] = self.replaced_by
+        return answer
 
 
 def same_amount(stored: str, given: str | None) -> bool:

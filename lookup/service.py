@@ -113,7 +113,9 @@ class LookupService:
 
         async def load() -> CachedDocument | None:
             stored = await self.invoices.by_code(code)
-            return CachedDocument.of(document_from_stored(stored)) if stored else None
+            if stored is None:
+                return None
+            return CachedDocument.of(document_from_stored(stored), stored.state.version)
 
         started = time.perf_counter()
         document, outcome = await read_through(self.cache, code, load)

@@ -15,7 +15,10 @@ existing claim wins), and the rest go again as a smaller group, until a round ap
 removes at least one number, so a group of n ends in at most n + 1 rounds; in practice one or two.
 
 Claims are only ever written with lightweight transactions (mixing them with plain writes on the
-same rows is unsafe in Cassandra) and never updated.
+same rows is unsafe in Cassandra) and never updated. One is deleted (`release`, a lightweight
+transaction too, `IF code = ?`) only when the correction it carried was refused after the claim
+(einvoice/submission.py: its original was replaced or cancelled meanwhile), so the number is free
+again and nobody was ever told its code.
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?
 _SELECT = """
 SELECT number, code, invoice_hash, authenticated_at, batch_id, line FROM invoice_claim_blocks
 WHERE seller_tax_code = ? AND template = ? AND symbol = ? AND block = ? AND number = ?
+"""
+
+_DELETE = """
+DELETE FROM invoice_claim_blocks
+WHERE seller_tax_code = ? AND template = ? AND symbol = ? AND block = ? AND number = ?
+IF code = ?
 """
 
 BlockKey = tuple[str, str, str, int]
@@ -112,6 +121,7 @@ class ClaimStore:
         self.routing = routing or ClaimRouting()
         self._insert: PreparedStatement = session.prepare(_INSERT)
         self._select: PreparedStatement = session.prepare(_SELECT)
+        self._delete: PreparedStatement = session.prepare(_DELETE)
         # Real-time grouping: requests waiting per block, and blocks with a round in flight.
         self._waiting: dict[BlockKey, list[tuple[ClaimRequest, asyncio.Future[ClaimOutcome]]]] = {}
         # Blocks with a round in flight: one per block and process. Measured at 400 claims/s of
@@ -175,6 +185,14 @@ class ClaimStore:
             execution_profile=self.routing.read_profile_for(seller_tax_code),
         )
         return _claim_from(result.current_rows[0]) if result.current_rows else None
+
+    async def release(
+        self, seller_tax_code: str, template: str, symbol: str, number: int, code: str
+    ) -> None:
+        """Free a number that `code` claimed (nothing when another code holds it)."""
+        values = (seller_tax_code, template, symbol, number // BLOCK_SIZE, number, code_bytes(code))
+        profile = self.routing.profile_for(seller_tax_code)
+        await execute(self.session, self._delete, values, execution_profile=profile)
 
     async def _drain(self, block: BlockKey) -> None:
         try:

@@ -30,14 +30,16 @@ from decimal import Decimal
 from typing import Any, cast
 
 from cassandra.cluster import Session
-from cassandra.query import PreparedStatement
+from cassandra.query import UNSET_VALUE, PreparedStatement
 
+from einvoice.lifecycle import UNCHANGED, InvoiceState
 from einvoice.timezone import VIETNAM
 from storage.cassandra import documents
 from storage.cassandra.bridge import execute
 from storage.cassandra.claims import Claim, ClaimOutcome, ClaimRequest, ClaimStore
 from storage.cassandra.client import ClaimRouting
 from storage.cassandra.row_writer import Row, RowWriter
+from storage.cassandra.states import StateStore
 
 RETENTION_YEARS = 10
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -46,16 +48,13 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 _INDEX_ROW_BYTES = 120
 _DOCUMENT_ROW_OVERHEAD = 60
 
+# `signed_xml` (an XML invoice's answer) and `original_code` (a correction's original) are bound
+# UNSET for the invoices that have none, so those rows hold no null cell. `status` is the status
+# when stored; what happened later is in `invoice_states` (storage/cassandra/states.py).
 _DOCUMENT = """
-INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status)
-VALUES (?, ?, ?, ?, 'authenticated') USING TTL ? AND TIMESTAMP ?
-"""
-# An XML invoice's row: the same, with its signed XML (a JSON invoice's row never names the
-# column, so it holds no null cell).
-_XML_DOCUMENT = """
 INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status,
-    signed_xml)
-VALUES (?, ?, ?, ?, 'authenticated', ?) USING TTL ? AND TIMESTAMP ?
+    signed_xml, original_code)
+VALUES (?, ?, ?, ?, 'authenticated', ?, ?) USING TTL ? AND TIMESTAMP ?
 """
 _BY_SELLER_MONTH = """
 INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code, template,
@@ -68,7 +67,19 @@ INSERT INTO invoices_by_buyer_month (buyer_tax_code, month, bucket, issued_date,
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'authenticated') USING TTL ?
 """
 _DOCUMENT_SELECT = """
-SELECT document, token_signature, authenticated_at, status FROM invoice_documents WHERE code = ?
+SELECT document, token_signature, authenticated_at, original_code FROM invoice_documents
+WHERE code = ?
+"""
+# A status change copied into the index rows (listings show it). The write timestamp is the
+# change's time, strictly increasing with the state's version, so copies of two changes land in
+# the right order whichever arrives first, and after the row's own insert.
+_SELLER_MONTH_STATUS = """
+UPDATE invoices_by_seller_month USING TTL ? AND TIMESTAMP ? SET status = ?
+WHERE seller_tax_code = ? AND month = ? AND bucket = ? AND issued_date = ? AND code = ?
+"""
+_BUYER_MONTH_STATUS = """
+UPDATE invoices_by_buyer_month USING TTL ? AND TIMESTAMP ? SET status = ?
+WHERE buyer_tax_code = ? AND month = ? AND bucket = ? AND issued_date = ? AND code = ?
 """
 _XML_SELECT = "SELECT signed_xml FROM invoice_documents WHERE code = ?"
 _BUYER_MONTH_PAGE = """
@@ -112,6 +123,8 @@ class NewInvoice:
     signed_xml: bytes | None = None
     # The buyer's bucket count for its month partitions (its taxpayers.month_buckets, else 1).
     buyer_month_buckets: int = 1
+    # A replacement or adjustment: the code of the invoice it corrects (its `original`).
+    original_code: str | None = None
 
     def claim_request(self, now: dt.datetime) -> ClaimRequest:
         return ClaimRequest(
@@ -133,13 +146,30 @@ class StoredInvoice:
     """An invoice as read back by its code."""
 
     code: str
-    status: str
     authenticated_at: dt.datetime
     invoice_hash: str
     token: str
     seller_signature: str
     invoice: dict[str, Any]
     xml: bool = False  # submitted as HDon: `InvoiceStore.signed_xml` has its signed XML
+    state: InvoiceState = UNCHANGED  # what happened to it since (einvoice/lifecycle.py)
+    original_code: str | None = None  # a correction: the invoice it corrects
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+
+@dataclass(frozen=True)
+class IndexedAs:
+    """Where an invoice's index rows are, to copy its status there."""
+
+    code: str
+    seller_tax_code: str
+    issued_date: dt.date
+    seller_buckets: int
+    buyer_tax_code: str | None
+    buyer_buckets: int
 
 
 def ttl_seconds(issued: dt.date, now: dt.datetime) -> int:
@@ -169,8 +199,10 @@ class InvoiceStore:
         self.session = session
         self.writer = writer
         self.claims = ClaimStore(session, claim_routing)
+        self.states = StateStore(session, claim_routing)
         self._document: PreparedStatement = session.prepare(_DOCUMENT)
-        self._xml_document: PreparedStatement = session.prepare(_XML_DOCUMENT)
+        self._seller_month_status: PreparedStatement = session.prepare(_SELLER_MONTH_STATUS)
+        self._buyer_month_status: PreparedStatement = session.prepare(_BUYER_MONTH_STATUS)
         self._xml_select: PreparedStatement = session.prepare(_XML_SELECT)
         self._by_seller_month: PreparedStatement = session.prepare(_BY_SELLER_MONTH)
         self._by_buyer_month: PreparedStatement = session.prepare(_BY_BUYER_MONTH)
@@ -224,28 +256,24 @@ class InvoiceStore:
         month = invoice.issued_date.year * 100 + invoice.issued_date.month
         key = documents.code_bytes(invoice.code)
         size = len(stored.document) + len(stored.token_signature) + _DOCUMENT_ROW_OVERHEAD
-        if invoice.signed_xml is None:
-            values: tuple[Any, ...] = (
-                key,
-                stored.document,
-                stored.token_signature,
-                invoice.authenticated_at,
-                ttl,
-                timestamp,
-            )
-            document = Row(self._document, values, size)
-        else:
+        signed_xml: object = UNSET_VALUE
+        if invoice.signed_xml is not None:
             signed_xml = documents.encode_xml(invoice.signed_xml)
-            values = (
-                key,
-                stored.document,
-                stored.token_signature,
-                invoice.authenticated_at,
-                signed_xml,
-                ttl,
-                timestamp,
-            )
-            document = Row(self._xml_document, values, size + len(signed_xml))
+            size += len(signed_xml)
+        original_code: object = UNSET_VALUE
+        if invoice.original_code is not None:
+            original_code = documents.code_bytes(invoice.original_code)
+        values = (
+            key,
+            stored.document,
+            stored.token_signature,
+            invoice.authenticated_at,
+            signed_xml,
+            original_code,
+            ttl,
+            timestamp,
+        )
+        document = Row(self._document, values, size)
         return [
             document,
             Row(
@@ -287,6 +315,43 @@ class InvoiceStore:
         )
         return [Row(self._by_buyer_month, values, _INDEX_ROW_BYTES)]
 
+    def status_rows(self, where: IndexedAs, state: InvoiceState, now: dt.datetime) -> list[Row]:
+        """The index rows' copies of an invoice's changed state (see _SELLER_MONTH_STATUS)."""
+        if state.changed_at is None:
+            return []
+        ttl = ttl_seconds(where.issued_date, now)
+        timestamp = write_timestamp(state.changed_at)
+        month = where.issued_date.year * 100 + where.issued_date.month
+        rows = [
+            Row(
+                self._seller_month_status,
+                (
+                    ttl,
+                    timestamp,
+                    state.status,
+                    where.seller_tax_code,
+                    month,
+                    month_bucket(where.code, where.seller_buckets),
+                    where.issued_date,
+                    where.code,
+                ),
+                _INDEX_ROW_BYTES,
+            )
+        ]
+        if where.buyer_tax_code:
+            values = (
+                ttl,
+                timestamp,
+                state.status,
+                where.buyer_tax_code,
+                month,
+                month_bucket(where.code, where.buyer_buckets),
+                where.issued_date,
+                where.code,
+            )
+            rows.append(Row(self._buyer_month_status, values, _INDEX_ROW_BYTES))
+        return rows
+
     async def write(
         self, invoice: NewInvoice, now: dt.datetime, *, recovering: bool = False
     ) -> None:
@@ -301,7 +366,9 @@ class InvoiceStore:
             key = documents.code_bytes(code)
         except ValueError:
             return None
-        result = await execute(self.session, self._document_select, (key,))
+        result, state = await asyncio.gather(
+            execute(self.session, self._document_select, (key,)), self.states.state_of(code)
+        )
         if not result.current_rows:
             return None
         row = result.current_rows[0]
@@ -309,15 +376,17 @@ class InvoiceStore:
         decoded = documents.decode(
             row["document"], row["token_signature"], code=code, authenticated_at=authenticated_at
         )
+        original = row["original_code"]
         return StoredInvoice(
             code=code,
-            status=row["status"],
             authenticated_at=authenticated_at,
             invoice_hash=decoded.invoice_hash,
             token=decoded.token,
             seller_signature=decoded.seller_signature,
             invoice=decoded.invoice,
             xml=decoded.xml,
+            state=state,
+            original_code=documents.code_text(original) if original is not None else None,
         )
 
     async def signed_xml(self, code: str) -> bytes | None:
