@@ -758,6 +758,7 @@ def _document(invoice: NewInvoice) -> dict[str, Any]:
         token=invoice.token,
         seller_signature=invoice.seller_signature,
         xml=invoice.signed_xml is not None,
+        original_code=invoice.original_code,
     )
 
 

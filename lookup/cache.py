@@ -67,7 +67,7 @@ def code_key(code: str) -> str:
 _SET_NEWER = """
 local current = redis.call('GET', KEYS[1])
 if current then
-  local version = tonumber(string.match(current, '^(%d+)\31'))
+  local version = tonumber(string.match(current, '^(%d+)\\31'))
   if version and version > tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
@@ -162,11 +162,12 @@ async def put_changed(client: redis.Redis, code: str, document: CachedDocument) 
     a newer one is there). Raises redis.RedisError: the caller answers 503 rather than let an old
     status stand, and the change's retry writes the entry again."""
     ttl = entry_ttl(document.document, dt.datetime.now(dt.UTC))
-    await _set_newer(client, code_key(code), document, ttl)
+    await put_if_newer(client, code_key(code), document, ttl)
     CACHE_WRITES.labels("ok").inc()
 
 
-async def _set_newer(client: redis.Redis, key: str, document: CachedDocument, ttl: int) -> None:
+async def put_if_newer(client: redis.Redis, key: str, document: CachedDocument, ttl: int) -> None:
+    """Set the entry unless the one there has a higher version (raises redis.RedisError)."""
     await client.eval(_SET_NEWER, 1, key, document.encode(), document.version, ttl)
 
 
@@ -196,7 +197,7 @@ async def read_through(
             await client.set(key, _MISSING, ex=MISS_TTL_S, nx=True)
         else:
             ttl = entry_ttl(document_or_none.document, dt.datetime.now(dt.UTC))
-            await _set_newer(client, key, document_or_none, ttl)
+            await put_if_newer(client, key, document_or_none, ttl)
     except redis.RedisError as error:
         CACHE_UP.set(0)
         log.warning("lookup cache fill failed for %s: %s", code, error)
