@@ -291,7 +291,7 @@ async def test_version_4_invoices_and_claims_are_carried_into_the_compact_tables
         "0006_retire_v4_invoice_tables",
         "0007_signed_xml",
         "0008_buyer_month",
-            "0009_lifecycle",
+        "0009_lifecycle",
     ]
     tables = session.cluster.metadata.keyspaces[keyspace].tables
     assert "invoice_claims" not in tables
