@@ -57,8 +57,9 @@ class InvoiceChanges:
         self, stored: StoredInvoice, change: Change, now: dt.datetime
     ) -> Changed | Refusal:
         """Apply `change` to the stored invoice, with its copies (see the module's docstring).
-        Raises BackendUnavailable when the state is contended beyond reason or the cache cannot
-        be written (the change may be applied: its retry completes the copies)."""
+        Raises BackendUnavailable when the state is contended beyond reason, and the cache's own
+        error when it cannot be written (a Redis outage: 503 in the API, a wait in the worker).
+        Either way the change may be applied: its retry completes the copies."""
         invoice = stored.invoice
         seller_tax_code = invoice["seller"]["tax_code"]
         issued = dt.date.fromisoformat(invoice["issued_date"])
@@ -105,13 +106,9 @@ class InvoiceChanges:
         if stored is None:  # expired between the change and now: nothing to show
             return
         document = CachedDocument.of(document_from_stored(stored), stored.state.version)
-        try:
-            await put_changed(self.cache, code, document)
-        except redis.RedisError as error:
-            raise BackendUnavailable(
-                "the lookup cache did not take the invoice's new status; send the same "
-                "request again"
-            ) from error
+        # Not caught: a stale status must not stand, so the change is not answered (an outage's
+        # error is a 503 with Retry-After in the API, and a wait in the worker).
+        await put_changed(self.cache, code, document)
 
 
 async def _none() -> None:

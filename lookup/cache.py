@@ -162,7 +162,12 @@ async def put_changed(client: redis.Redis, code: str, document: CachedDocument) 
     a newer one is there). Raises redis.RedisError: the caller answers 503 rather than let an old
     status stand, and the change's retry writes the entry again."""
     ttl = entry_ttl(document.document, dt.datetime.now(dt.UTC))
-    await put_if_newer(client, code_key(code), document, ttl)
+    try:
+        await put_if_newer(client, code_key(code), document, ttl)
+    except redis.RedisError:
+        CACHE_WRITES.labels("error").inc()
+        CACHE_UP.set(0)
+        raise
     CACHE_WRITES.labels("ok").inc()
 
 
