@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 
 from einvoice.changes import InvoiceChanges, refusal_detail
 from einvoice.error_codes import ErrorCode
@@ -36,6 +37,12 @@ from storage.cassandra.notices import NoticeStore, StoredNotice
 
 # Items decided at once: each is a read and a lightweight transaction or two.
 _CONCURRENT_ITEMS = 16
+
+NOTICE_ITEMS = Counter(
+    "einvoice_notice_items_total",
+    "Items of sellers' notices decided (a resent notice's are not counted again)",
+    ["action", "status"],  # cancel | explain; accepted | rejected
+)
 
 
 @dataclass(frozen=True)
@@ -139,18 +146,19 @@ class Notices:
             error = ErrorDetail(
                 ErrorCode.INVOICE_NOT_FOUND, "no invoice of this seller has this code", field
             )
-            return _item(item.code, error)
+            return _item(item, error)
         change = Change(item.action, str(notice.notice_id))
         outcome = await self.changes.change(stored, change, now)
         if isinstance(outcome, Refusal):
-            return _item(item.code, refusal_detail(outcome, item.code, field))
-        return _item(item.code, None)
+            return _item(item, refusal_detail(outcome, item.code, field))
+        return _item(item, None)
 
 
-def _item(code: str, error: ErrorDetail | None) -> dict[str, Any]:
-    if error is None:
-        return {"code": code, "status": "accepted", "errors": []}
-    return {"code": code, "status": "rejected", "errors": [error.as_json()]}
+def _item(item: NoticeItem, error: ErrorDetail | None) -> dict[str, Any]:
+    status = "accepted" if error is None else "rejected"
+    NOTICE_ITEMS.labels(item.action, status).inc()
+    errors = [] if error is None else [error.as_json()]
+    return {"code": item.code, "status": status, "errors": errors}
 
 
 def _split(body: Any) -> tuple[Any, Any]:

@@ -37,8 +37,8 @@ CLAIM = (
     " IF NOT EXISTS USING TTL ?"
 )
 DOCUMENT = (
-    "INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status)"
-    " VALUES (?, ?, ?, ?, ?) USING TTL ?"
+    "INSERT INTO invoice_documents (code, document, token_signature, authenticated_at)"
+    " VALUES (?, ?, ?, ?) USING TTL ?"
 )
 SELLER_MONTH = (
     "INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code,"
@@ -325,7 +325,7 @@ class Workload:
                 claimed = (code, digest, now, key.batch_id, key.line, ttl)
                 self.claims.append(claim.bind((*claim_key, *claimed)))
             if shape.rows_per_batch:
-                rows = [document.bind((code, body, signature, now, "authenticated", ttl))]
+                rows = [document.bind((code, body, signature, now, ttl))]
                 if shape.seller_month:
                     month_key = (key.seller, month, 0, issued, code.hex().upper(), "1")
                     listed = (key.symbol, key.number, "0100109106", Decimal("1250000"))

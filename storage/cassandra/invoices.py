@@ -49,12 +49,14 @@ _INDEX_ROW_BYTES = 120
 _DOCUMENT_ROW_OVERHEAD = 60
 
 # `signed_xml` (an XML invoice's answer) and `original_code` (a correction's original) are bound
-# UNSET for the invoices that have none, so those rows hold no null cell. `status` is the status
-# when stored; what happened later is in `invoice_states` (storage/cassandra/states.py).
+# UNSET for the invoices that have none, so those rows hold no null cell. The status is not
+# written: what happened to an invoice is in `invoice_states` (storage/cassandra/states.py), and
+# a constant `status` cell cost every invoice about 20 bytes (rows of schema 8 and before have it,
+# never read).
 _DOCUMENT = """
-INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, status,
-    signed_xml, original_code)
-VALUES (?, ?, ?, ?, 'authenticated', ?, ?) USING TTL ? AND TIMESTAMP ?
+INSERT INTO invoice_documents (code, document, token_signature, authenticated_at, signed_xml,
+    original_code)
+VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?
 """
 _BY_SELLER_MONTH = """
 INSERT INTO invoices_by_seller_month (seller_tax_code, month, bucket, issued_date, code, template,
