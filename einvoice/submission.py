@@ -165,6 +165,8 @@ class Submissions:
                 return _conflict(held)
             earlier = await self._earlier(held, invoice, now)
         except CorrectionRefused as refused:
+            if refused.detail.code.status == 422:  # no such original (409s counted as conflicts)
+                _REALTIME["rejected"].inc()
             return refused.answer()
         return _answer(earlier, outcome.invoice, 200)
 
@@ -198,6 +200,8 @@ class Submissions:
             recode = _recoder(body, invoice.invoice_hash, self.authority)
             earlier = await self._earlier(held, invoice, now, recode)
         except CorrectionRefused as refused:
+            if refused.detail.code.status == 422:  # no such original (409s counted as conflicts)
+                _REALTIME["rejected"].inc()
             return refused.answer()
         return await self._xml_answer(earlier, 200, body)
 
