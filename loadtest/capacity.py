@@ -72,7 +72,7 @@ CLUSTER_2026_12_01 = ClusterCost(
     lookups_per_process=2_700,
     # 1,115 measured on the cluster; the buyer-by-month index (issue #17) added 50 bytes an
     # invoice, measured on one node the same day (docs/realtime.md): 1,115 + 50.
-    bytes_per_replica=1_165,
+    bytes_per_replica=1_151,
 )
 
 
