@@ -20,11 +20,11 @@ from api.body import read_body
 from api.deps import ClientsDep
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
-    ErrorDetail,
     InvalidRequest,
     MalformedJson,
     UnsupportedMediaType,
 )
+from einvoice.request_members import request_members
 from signing import strict_json
 
 router = APIRouter(tags=["invoices"])
@@ -94,17 +94,5 @@ async def read_json(request: Request) -> Any:
 
 
 def _split_submission(submission: Any) -> tuple[Any, Any]:
-    if not isinstance(submission, dict):
-        raise InvalidRequest(
-            "the body is an object {invoice, signature}", code=ErrorCode.INVALID_TYPE, field=""
-        )
-    unknown = sorted(set(submission) - {"invoice", "signature"})
-    if unknown:
-        raise InvalidRequest(
-            "unknown fields",
-            details=[
-                ErrorDetail(ErrorCode.UNKNOWN_FIELD, "not part of a submission", f"/{k}")
-                for k in unknown
-            ],
-        )
-    return submission.get("invoice"), submission.get("signature")
+    raw_invoice, signature = request_members(submission, ("invoice", "signature"), "a submission")
+    return raw_invoice, signature

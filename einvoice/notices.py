@@ -30,6 +30,7 @@ from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest, NotFound
 from einvoice.lifecycle import Change, Refusal
 from einvoice.notice import Notice, NoticeItem, parse_notice, verify_notice_signature
+from einvoice.request_members import request_members
 from einvoice.submission import SellerDirectory, active_seller
 from lookup.documents import utc_timestamp
 from storage.cassandra.invoices import InvoiceStore
@@ -162,17 +163,5 @@ def _item(item: NoticeItem, error: ErrorDetail | None) -> dict[str, Any]:
 
 
 def _split(body: Any) -> tuple[Any, Any]:
-    if not isinstance(body, dict):
-        raise InvalidRequest(
-            "the body is an object {notice, signature}", code=ErrorCode.INVALID_TYPE, field=""
-        )
-    unknown = sorted(set(body) - {"notice", "signature"})
-    if unknown:
-        raise InvalidRequest(
-            "unknown fields",
-            details=[
-                ErrorDetail(ErrorCode.UNKNOWN_FIELD, "not part of a notice's request", f"/{name}")
-                for name in unknown
-            ],
-        )
-    return body.get("notice"), body.get("signature")
+    raw_notice, signature = request_members(body, ("notice", "signature"), "a notice's request")
+    return raw_notice, signature
