@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
 from api.deps import ClientsDep
+from api.openapi import WITH_BODY, answer, operation
+from api.schemas import ApiClient, IssuedApiClient, SellerKey, Taxpayer
 from einvoice.registry import admin
 from einvoice.registry.admin import AdminAction
 from storage.postgres.registry import ClientRow, SellerKeyRow, TaxpayerRow
@@ -104,8 +106,17 @@ def _client(row: ClientRow) -> dict[str, Any]:
     }
 
 
-@router.post("/taxpayers", status_code=201)
+@router.post(
+    "/taxpayers",
+    status_code=201,
+    **operation(
+        "Register a taxpayer",
+        answers={201: answer("Registered", Taxpayer)},
+        errors=(*WITH_BODY, 409),
+    ),
+)
 async def add_taxpayer(body: NewTaxpayer, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    """Role `admin`, audited. A valid tax code (check digit), not registered before (409)."""
     row = await admin.audited(
         clients.registry,
         AdminAction(who.client_id, "taxpayer.add", body.tax_code, {"name": body.name}),
@@ -115,10 +126,19 @@ async def add_taxpayer(body: NewTaxpayer, who: AdminDep, clients: ClientsDep) ->
     return JSONResponse(_taxpayer(row), status_code=201)
 
 
-@router.patch("/taxpayers/{tax_code}")
+@router.patch(
+    "/taxpayers/{tax_code}",
+    **operation(
+        "Change a taxpayer's status or month buckets",
+        answers={200: answer("Changed", Taxpayer)},
+        errors=(*WITH_BODY, 404),
+    ),
+)
 async def change_taxpayer(
     tax_code: str, body: TaxpayerChange, who: AdminDep, clients: ClientsDep
 ) -> dict[str, Any]:
+    """Role `admin`, audited. Suspend, close or reactivate (a suspended or closed seller's
+    submissions get 403 TAXPAYER_NOT_ACTIVE), or raise `month_buckets` (never lower)."""
     row = await admin.audited(
         clients.registry,
         AdminAction(who.client_id, "taxpayer.change", tax_code, body.model_dump(exclude_none=True)),
@@ -127,8 +147,18 @@ async def change_taxpayer(
     return _taxpayer(row)
 
 
-@router.post("/taxpayers/{tax_code}/keys", status_code=201)
+@router.post(
+    "/taxpayers/{tax_code}/keys",
+    status_code=201,
+    **operation(
+        "Register a seller's signing key or certificate",
+        answers={201: answer("Registered", SellerKey)},
+        errors=(*WITH_BODY, 404, 409),
+    ),
+)
 async def add_key(tax_code: str, body: NewKey, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    """Role `admin`, audited. A public key (PEM or JWK) or an X.509 certificate, with its
+    algorithm and validity; kids are never reused (409). docs/registry.md."""
     row = await admin.audited(
         clients.registry,
         AdminAction(who.client_id, "key.add", f"{tax_code}/{body.kid}"),
@@ -147,8 +177,17 @@ async def add_key(tax_code: str, body: NewKey, who: AdminDep, clients: ClientsDe
     return JSONResponse(_key(row), status_code=201)
 
 
-@router.post("/taxpayers/{tax_code}/keys/{kid}/revoke")
+@router.post(
+    "/taxpayers/{tax_code}/keys/{kid}/revoke",
+    **operation(
+        "Revoke a seller's key from now on",
+        answers={200: answer("Revoked", SellerKey)},
+        errors=(404, 422),
+    ),
+)
 async def revoke_key(tax_code: str, kid: str, who: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    """Role `admin`, audited. Signatures by the key are refused from now on; invoices it signed
+    before stay authenticated."""
     row = await admin.audited(
         clients.registry,
         AdminAction(who.client_id, "key.revoke", f"{tax_code}/{kid}"),
@@ -157,8 +196,18 @@ async def revoke_key(tax_code: str, kid: str, who: AdminDep, clients: ClientsDep
     return _key(row)
 
 
-@router.post("/clients", status_code=201)
+@router.post(
+    "/clients",
+    status_code=201,
+    **operation(
+        "Issue an API client and its key",
+        answers={201: answer("Issued: the key is shown this once", IssuedApiClient)},
+        errors=(*WITH_BODY, 404),
+    ),
+)
 async def add_client(body: NewClient, who: AdminDep, clients: ClientsDep) -> JSONResponse:
+    """Role `admin`, audited. A business client acts for one registered taxpayer (`tax_code`);
+    officers and admins for none. The API key is in this answer only."""
     issued = await admin.audited(
         clients.registry,
         # The target is the new client's id, known once it exists; a refused one has none.
@@ -173,8 +222,16 @@ async def add_client(body: NewClient, who: AdminDep, clients: ClientsDep) -> JSO
     return JSONResponse({**_client(issued.client), "api_key": issued.api_key}, status_code=201)
 
 
-@router.post("/clients/{client_id}/revoke")
+@router.post(
+    "/clients/{client_id}/revoke",
+    **operation(
+        "Revoke an API client",
+        answers={200: answer("Revoked", ApiClient)},
+        errors=(404, 422),
+    ),
+)
 async def revoke_client(client_id: str, who: AdminDep, clients: ClientsDep) -> dict[str, Any]:
+    """Role `admin`, audited. Its keys are refused from now on (401)."""
     row = await admin.audited(
         clients.registry,
         AdminAction(who.client_id, "client.revoke", client_id),

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from api import admin, batches, health, invoices, lookup, metrics, notices, page
+from api import admin, batches, health, invoices, lookup, metrics, notices, openapi, page
 from api.errors import install_error_handlers
 from api.lifespan import lifespan_for
 from api.limits import LimitsMiddleware, limit_table
@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # router-level dependencies, which is all `include_router` would add.
     for router in (lookup, invoices, batches, notices, page, health, metrics, admin):
         app.router.routes.extend(router.router.routes)
+    openapi.install(app)
     return app

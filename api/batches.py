@@ -26,6 +26,8 @@ from api.body import read_body
 from api.deps import ClientsDep
 from api.invoices import MAX_BODY_BYTES
 from api.lifespan import Clients
+from api.openapi import WITH_BODY, answer, operation
+from api.schemas import BatchAccepted, BatchResultLine, BatchStatus
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
     ErrorDetail,
@@ -49,8 +51,34 @@ SubmitterDep = Annotated[Principal, Depends(allow("business", kind="batch"))]
 ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="lookup"))]
 
 
-@router.post("", status_code=202)
+_BATCH_BODY = {
+    "required": True,
+    "description": 'NDJSON: one submission a line, `{"invoice", "signature"}` as for '
+    'POST /v1/invoices, or `{"xml": "<HDon ...>"}`; all of the key\'s seller. Limits: '
+    "docs/batches.md.",
+    "content": {
+        "application/x-ndjson": {
+            "schema": {"type": "string", "description": "Lines of Submission objects."}
+        }
+    },
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    **operation(
+        "Submit invoices in bulk",
+        body=_BATCH_BODY,
+        answers={202: answer("Accepted and queued; poll its status", BatchAccepted)},
+        errors=WITH_BODY,
+    ),
+)
 async def submit_batch(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
+    """Role `business`. Every line is checked for shape and seller before the 202, so a bad line
+    refuses the whole batch (its pointer starts with the line's index); rules and signatures are
+    checked by the workers, each line's result then in GET .../results. 429 when the backlog is
+    full."""
     settings = clients.settings
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/x-ndjson":
@@ -88,8 +116,14 @@ async def submit_batch(request: Request, principal: SubmitterDep, clients: Clien
     )
 
 
-@router.get("/{batch_id}")
+@router.get(
+    "/{batch_id}",
+    **operation(
+        "A batch's progress", answers={200: answer("Counts so far", BatchStatus)}, errors=(404,)
+    ),
+)
 async def batch_status(batch_id: str, principal: ReaderDep, clients: ClientsDep) -> dict[str, Any]:
+    """For the submitting business and officers (audited); 404 for anyone else."""
     batch = await _readable_batch(batch_id, principal, clients, "")
     # The worker records the counts after each step it saves (the final ones when done).
     counts = (batch.authenticated or 0, batch.rejected or 0, batch.duplicates or 0)
@@ -103,10 +137,24 @@ async def batch_status(batch_id: str, principal: ReaderDep, clients: ClientsDep)
     }
 
 
-@router.get("/{batch_id}/results")
+@router.get(
+    "/{batch_id}/results",
+    **operation(
+        "A batch's results, one line per input line",
+        answers={
+            200: answer(
+                "NDJSON, one BatchResultLine per input line, in order",
+                BatchResultLine,
+                media_type="application/x-ndjson",
+            )
+        },
+        errors=(404,),
+    ),
+)
 async def batch_results(
     batch_id: str, principal: ReaderDep, clients: ClientsDep
 ) -> StreamingResponse:
+    """Lines decided so far (all of them once the batch is `completed`)."""
     batch = await _readable_batch(batch_id, principal, clients, "/results")
 
     async def lines() -> AsyncIterator[bytes]:

@@ -23,6 +23,8 @@ from prometheus_client import Gauge
 
 from api.deps import ClientsDep
 from api.lifespan import Clients
+from api.openapi import answer, operation
+from api.schemas import Health, Readiness
 from storage.cassandra.bridge import execute
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,33 @@ _PROBES: dict[str, Callable[[Clients], Awaitable[None]]] = {
 _last_up: dict[str, bool] = {}
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    **operation(
+        "Liveness: the process answers",
+        authenticated=False,
+        answers={200: answer("Up", Health)},
+    ),
+)
 async def healthz() -> dict[str, str]:
+    """200 while the process answers; for a supervisor's liveness probe."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    **operation(
+        "Readiness: every backend answers",
+        authenticated=False,
+        answers={
+            200: answer("Ready", Readiness),
+            503: answer("A backend did not answer (Retry-After: 5)", Readiness),
+        },
+    ),
+)
 async def readyz(clients: ClientsDep) -> JSONResponse:
+    """200 when Cassandra, PostgreSQL and Redis all answer, else 503 naming each that did not:
+    for a load balancer's readiness probe."""
     probes = {name: functools.partial(probe, clients) for name, probe in _PROBES.items()}
     checks = await check_backends(probes, clients.settings.readiness_timeout_s)
     failed = sorted(name for name, result in checks.items() if result != OK)

@@ -18,6 +18,8 @@ from fastapi.responses import Response
 from api.auth import Principal, allow
 from api.body import read_body
 from api.deps import ClientsDep
+from api.openapi import WITH_BODY, answer, operation
+from api.schemas import Jwks, SubmissionAnswer
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import (
     InvalidRequest,
@@ -34,8 +36,18 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # the national format's message limit
 SubmitterDep = Annotated[Principal, Depends(allow("business", kind="submit"))]
 
 
-@router.get("/.well-known/jwks.json", tags=["public"])
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["public"],
+    **operation(
+        "The authority's public keys",
+        authenticated=False,
+        answers={200: answer("A JWK set (RFC 7517)", Jwks, media_type="application/jwk-set+json")},
+    ),
+)
 async def jwks(clients: ClientsDep) -> Response:
+    """The keys that verify authority tokens offline (`kid` in the token's header), retired keys
+    included, so every token issued in ten years still verifies."""
     return Response(
         orjson.dumps(clients.authority.keyring.jwks()),
         media_type="application/jwk-set+json",
@@ -47,8 +59,47 @@ async def jwks(clients: ClientsDep) -> Response:
 XML_MEDIA_TYPES = frozenset({"application/xml", "text/xml"})
 
 
-@router.post("/v1/invoices", status_code=201)
+_SUBMISSION_BODY = {
+    "required": True,
+    "description": "The invoice as JSON with the seller's detached JWS, or one HDon (the national "
+    "XML, signed with XML Signature) as application/xml or text/xml. At most 2 MiB.",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}},
+        "application/xml": {"schema": {"type": "string", "description": "One signed HDon."}},
+        "text/xml": {"schema": {"type": "string", "description": "One signed HDon."}},
+    },
+}
+_HDON = {"type": "string", "description": "The HDon with MCCQT and the authority's signature."}
+
+
+def _submission_answer(description: str) -> dict[str, Any]:
+    documented = answer(description, SubmissionAnswer)
+    documented["content"] = {"application/xml": {"schema": _HDON}}
+    return documented
+
+
+@router.post(
+    "/v1/invoices",
+    status_code=201,
+    **operation(
+        "Authenticate one invoice in real time",
+        body=_SUBMISSION_BODY,
+        answers={
+            201: _submission_answer(
+                "Authenticated now: the code and the authority's token (an HDon: the coded HDon, "
+                "the same fields as X-Invoice-* headers)"
+            ),
+            200: _submission_answer("The same invoice again: its original answer"),
+        },
+        errors=(*WITH_BODY, 409),
+    ),
+)
 async def submit(request: Request, principal: SubmitterDep, clients: ClientsDep) -> Response:
+    """Role `business`: the seller's own invoices. Checks structure, the Vietnamese rules and the
+    seller's signature against its registered keys, then issues the authority code, signs,
+    stores durably and answers. Safe to retry: the same invoice gets its original answer (200);
+    another invoice under a used number gets 409 naming the holder; a replacement or adjustment
+    (`original`) gets 409 when its original was replaced or cancelled (docs/lifecycle.md)."""
     assert principal.tax_code is not None  # a business client always has one
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in XML_MEDIA_TYPES:

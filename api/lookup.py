@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, allow
 from api.client_address import client_address
 from api.deps import LookupDep
+from api.openapi import WITH_BODY, answer, operation
+from api.schemas import BuyerListing, InvoiceDocument, SellerListing, VerifyAnswer
 from lookup import public_check
 from lookup.cache import CachedDocument
 from lookup.page_tokens import MAX_TOKEN_LENGTH
@@ -27,15 +29,42 @@ router = APIRouter(tags=["lookup"])
 ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="lookup"))]
 
 
-@router.get("/v1/invoices/{code}")
+def _document_answer() -> dict[str, Any]:
+    documented = answer("The invoice as stored, with its status", InvoiceDocument)
+    signed = {"type": "string", "description": "An HDon's signed XML, as answered to the seller."}
+    documented["content"] = {"application/xml": {"schema": signed}}
+    return documented
+
+
+_READ_ERRORS = (404, 406, 422)
+
+
+@router.get(
+    "/v1/invoices/{code}",
+    **operation(
+        "An invoice by its authority code",
+        answers={200: _document_answer()},
+        errors=_READ_ERRORS,
+    ),
+)
 async def invoice_by_code(
     code: str, request: Request, principal: ReaderDep, lookups: LookupDep
 ) -> Response:
+    """For its seller, its buyer (by tax code) and officers (audited); anyone else gets the same
+    404 as for an unknown code. `Accept: application/xml` gives an HDon's signed XML (406 for an
+    invoice submitted as JSON)."""
     document = await lookups.invoice_by_code(principal, code)
     return await _answer(document, request, lookups)
 
 
-@router.get("/v1/invoices")
+@router.get(
+    "/v1/invoices",
+    **operation(
+        "An invoice by its business key (seller, template, symbol, number)",
+        answers={200: _document_answer()},
+        errors=_READ_ERRORS,
+    ),
+)
 async def invoice_by_key(
     request: Request,
     principal: ReaderDep,
@@ -45,6 +74,7 @@ async def invoice_by_key(
     symbol: Annotated[str, Query(max_length=6)],
     number: Annotated[int, Query(ge=1, le=99_999_999)],
 ) -> Response:
+    """As by code: the same readers, the same answers."""
     document = await lookups.invoice_by_key(principal, seller_tax_code, template, symbol, number)
     return await _answer(document, request, lookups)
 
@@ -62,7 +92,16 @@ class PrintedFields(BaseModel):
     token: str | None = Field(default=None, max_length=4000)
 
 
-@router.post("/v1/verify", tags=["public"])
+@router.post(
+    "/v1/verify",
+    tags=["public"],
+    **operation(
+        "Check an invoice's printed fields, or its token (public)",
+        authenticated=False,
+        answers={200: answer("Whether an authentic, standing invoice matches", VerifyAnswer)},
+        errors=(*WITH_BODY, 429, 503),
+    ),
+)
 async def verify(body: PrintedFields, request: Request, lookups: LookupDep) -> dict[str, Any]:
     """Public: is this invoice authentic? Never reveals the buyer."""
     fields = public_check.PrintedFields(**body.model_dump())
@@ -71,7 +110,14 @@ async def verify(body: PrintedFields, request: Request, lookups: LookupDep) -> d
     return answer.as_json()
 
 
-@router.get("/v1/sellers/{tax_code}/invoices")
+@router.get(
+    "/v1/sellers/{tax_code}/invoices",
+    **operation(
+        "A seller's invoices, newest first, a page at a time",
+        answers={200: answer("One page", SellerListing)},
+        errors=(404, 422),
+    ),
+)
 async def seller_invoices(
     tax_code: str,
     principal: ReaderDep,
@@ -94,7 +140,14 @@ async def seller_invoices(
     return {"invoices": page.invoices, "next_page_token": page.next_page_token}
 
 
-@router.get("/v1/buyers/{tax_code}/invoices")
+@router.get(
+    "/v1/buyers/{tax_code}/invoices",
+    **operation(
+        "The invoices a buyer received, newest first, a page at a time",
+        answers={200: answer("One page", BuyerListing)},
+        errors=(404, 422),
+    ),
+)
 async def buyer_invoices(
     tax_code: str,
     principal: ReaderDep,

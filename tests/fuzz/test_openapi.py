@@ -34,6 +34,11 @@ from hypothesis import strategies as st
 from schemathesis import Case as GenericCase
 from schemathesis import CheckContext, HookContext, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
@@ -224,6 +229,17 @@ def error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | Non
     return None
 
 
+# The contract (issue #18): every answer's status, media type and body are the ones the document
+# gives for that operation, beside no server error and the one error shape.
+CHECKS = [
+    not_a_server_error,
+    error_shape,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
 def _log_since(path: Path, offset: int) -> str:
     with path.open("rb") as log:
         log.seek(offset)
@@ -259,7 +275,7 @@ def test_no_operation_answers_a_server_error(
 
     TALLY.count(case.operation.label, response.status_code)
     try:
-        case.validate_response(response, checks=[not_a_server_error, error_shape], headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
     except Exception as failure:
         if response.status_code >= 500:
             failure.add_note(
