@@ -5,8 +5,9 @@ and the answer, which never carries the buyer. The reads are the service's (look
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from einvoice.error_codes import ErrorCode
@@ -91,8 +92,37 @@ class PublicAnswer:
 
 
 def same_amount(stored: str, given: str | None) -> bool:
-    """Amounts compare as decimals; thousands separators (",") and spaces around are ignored."""
-    try:
-        return given is not None and Decimal(stored) == Decimal(given.replace(",", "").strip())
-    except InvalidOperation:
-        return False
+    """Whether the amount typed (`given`) is the stored one, written as Vietnamese write amounts
+    or as English does: `1.100.000`, `1 100 000` and `1,100,000` alike (issue #18), and a
+    decimal part after `,` (Vietnamese) or `.` (English). When the text reads two ways (`1.100`:
+    1100 in Vietnamese, 1.1 in English), it matches if either reading does: the other printed
+    fields must match too, so the looser amount opens no door."""
+    return given is not None and Decimal(stored) in amount_readings(given)
+
+
+# Grouping separators people type besides `.` and `,`: spaces, no-break spaces, thin spaces.
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
+_GROUPED = re.compile(r"\d{1,3}(?:X\d{3})+")
+
+
+def amount_readings(text: str) -> set[Decimal]:
+    """Every amount `text` can mean (empty when none): digits with at most one decimal
+    separator, thousands grouped by spaces, `.` or `,` in groups of three."""
+    compact = text.strip().translate(_SPACES)
+    if not compact or compact.startswith(("-", "+")):
+        return set()
+    readings: set[Decimal] = set()
+    for thousands, decimal in ((".", ","), (",", ".")):
+        has_fraction = decimal in compact
+        whole, _, fraction = compact.rpartition(decimal) if has_fraction else (compact, "", "")
+        if not whole and has_fraction:  # ",5": no whole part
+            continue
+        if thousands in whole and _GROUPED.fullmatch(whole.replace(thousands, "X")) is None:
+            continue
+        digits = whole.replace(thousands, "")
+        if not digits.isascii() or not digits.isdigit():
+            continue
+        if has_fraction and (not fraction.isascii() or not fraction.isdigit()):
+            continue
+        readings.add(Decimal(f"{digits}.{fraction}" if fraction else digits))
+    return readings

@@ -5,6 +5,7 @@ the code, issue date, status and replacement (docs/lifecycle.md)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from einvoice.invoice.samples import sample_invoice
 from einvoice.lifecycle import UNCHANGED, Change, InvoiceState, apply
 from lookup.documents import invoice_document
-from lookup.public_check import PublicAnswer
+from lookup.public_check import PublicAnswer, amount_readings, same_amount
 
 NOW = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
 CODE = "00" + "AB12" * 8
@@ -125,3 +126,36 @@ def test_the_answer_never_carries_the_buyer_the_token_or_other_notices() -> None
 
     assert set(answer) == {"valid", "code", "issued_date", "status", "replaced_by"}
     assert "buyer" not in str(answer)
+
+
+@pytest.mark.parametrize(
+    ("typed", "readings"),
+    [
+        ("1100000", {"1100000"}),
+        ("1.100.000", {"1100000"}),  # Vietnamese
+        ("1 100 000", {"1100000"}),
+        ("1\u00a0100\u00a0000", {"1100000"}),  # no-break spaces, as word processors put them
+        ("1,100,000", {"1100000"}),  # English
+        ("1.100.000,50", {"1100000.50"}),
+        ("1,100,000.50", {"1100000.50"}),
+        ("1100,5", {"1100.5"}),
+        ("1.100", {"1100", "1.1"}),  # reads two ways: either may match
+        ("1,10,000", set()),  # groups of three only
+        ("1..100", set()),
+        ("1.100.000.5", set()),
+        ("-1100000", set()),
+        ("\u0661\u0661\u0660\u0660", set()),  # Arabic-Indic digits: ASCII only
+        ("", set()),
+    ],
+)
+def test_amounts_are_read_as_vietnamese_and_english_write_them(
+    typed: str, readings: set[str]
+) -> None:
+    assert amount_readings(typed) == {Decimal(reading) for reading in readings}
+
+
+def test_an_amount_matches_when_any_reading_does() -> None:
+    assert same_amount("1100", "1.100")
+    assert same_amount("1.1", "1.100")
+    assert not same_amount("1100", "1.101")
+    assert not same_amount("1100", None)

@@ -41,7 +41,7 @@ from storage.postgres.pool import create_pool
 from storage.postgres.registry import Registry
 from tests.api.test_invoices import Seller, make_seller
 from tests.einvoice.registry.test_registry_storage import fresh_tax_code
-from tests.signing.keys import private_key
+from tests.signing.keys import ISSUER, private_key
 
 SELLER = "0100233488"
 TODAY = dt.datetime.now(VIETNAM).date()
@@ -140,7 +140,7 @@ def test_a_number_typed_on_the_page_is_read_as_ascii_digits() -> None:
         ("1,100,000", True),
         (" 1100000.00 ", True),
         ("1100001", False),
-        ("1.100.000", False),
+        ("1.100.000", True),  # as Vietnamese write it
         ("abc", False),
         (None, False),
     ],
@@ -168,7 +168,9 @@ def test_the_public_answer_carries_no_more_than_code_date_and_status() -> None:
 
 # -- the service over the real stores -------------------------------------------------------------
 
-AUTHORITY = Authority(AuthorityKeyRing.from_pems({"t-1": generate_private_key_pem()}, "t-1"), "00")
+AUTHORITY = Authority(
+    AuthorityKeyRing.from_pems({"t-1": generate_private_key_pem()}, "t-1"), "00", ISSUER
+)
 OTHER_KEYRING = AuthorityKeyRing.from_pems({"t-1": generate_private_key_pem()}, "t-1")
 
 
