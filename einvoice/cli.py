@@ -1,8 +1,13 @@
-"""The `einvoice` command: run the service and its workers, migrate, and manage the registry.
+"""The `einvoice` command: serve, run batch workers, migrate, manage the registry, send invoices.
 
-einvoice serve                 the HTTP API (granian)
-einvoice worker                a batch ingest worker
-einvoice migrate               bring Cassandra and PostgreSQL to this code's schema
+einvoice serve                   the HTTP API (granian)
+einvoice worker                  a batch ingest worker
+einvoice migrate                 bring Cassandra and PostgreSQL to this code's schema
+einvoice authority-key generate  a new authority signing key
+einvoice taxpayer|key|client     the registry, straight in PostgreSQL (einvoice/registry/cli.py)
+einvoice demo submit             a fresh invoice of a demo seller, signed, submitted and shown
+einvoice batch submit FILE       an NDJSON file sent as batches; results in FILE.results.ndjson
+einvoice loadtest run            a load test and its report (with the loadtest extra)
 
 The local development stack is not the product's: `scripts/stack up|down|status` (devstack/).
 """
@@ -53,8 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=_generate_authority_key)
 
     from einvoice.registry.cli import register
+    from einvoice.service_client.cli import register as register_service_client
 
     register(commands)
+    register_service_client(commands)
     _register_loadtest(commands)
     return parser
 
