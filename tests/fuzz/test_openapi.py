@@ -34,13 +34,13 @@ from hypothesis import strategies as st
 from schemathesis import Case as GenericCase
 from schemathesis import CheckContext, HookContext, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.core import NotSet
-from schemathesis.core.result import Ok
 
 from api.app import create_app
 from einvoice.config import Settings
