@@ -53,7 +53,8 @@ class NewKey(_Body):
     certificate: str | None = Field(
         default=None, max_length=16_384, description="PEM X.509 certificate of the seller"
     )
-    algorithm: Literal["RS256", "PS256", "ES256", "EdDSA"] | None = None
+    # Ed25519 is RFC 9864's name for EdDSA: registered, and answered, as EdDSA.
+    algorithm: Literal["RS256", "PS256", "ES256", "EdDSA", "Ed25519"] | None = None
     valid_from: dt.datetime | None = None
     valid_to: dt.datetime | None = None
 

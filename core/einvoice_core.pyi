@@ -25,6 +25,7 @@ def authenticate(
     signature: Any,
     keys_for_seller: Callable[[str], Mapping[str, Any]],
     signer: TokenSigner,
+    issuer: str,
     code_prefix: str,
     now: float,
 ) -> tuple[bytes, str, str, bool, str] | None: ...

@@ -24,6 +24,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_POSTGRES_PASSWORD = "einvoice-dev"  # noqa: S105 - a documented local-only placeholder
 DEV_PAGE_TOKEN_SECRET = "einvoice-dev-page-tokens"  # noqa: S105 - the same, for page tokens
 
+# An http(s) URL of ASCII characters that JSON writes as they are, without a query, a fragment or
+# a trailing slash (so that `<issuer>/.well-known/jwks.json` is the JWKS).
+_URL_CHAR = r"[A-Za-z0-9_.~%!$&'()*+,;=:@-]"
+_ISSUER = rf"^https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/({_URL_CHAR}|/)*{_URL_CHAR})?$"
 _REPLICATION = re.compile(
     r"^(SimpleStrategy:\d+|NetworkTopologyStrategy:[\w.-]+=\d+(,[\w.-]+=\d+)*)$"
 )
@@ -91,6 +95,14 @@ class Settings(BaseSettings):
     authority_keys_dir: Path = PROJECT_ROOT / ".stack" / "authority-keys"
     authority_active_kid: str | None = None
     code_prefix: str = Field(default="00", pattern=r"^[0-9A-F]{2}$")
+    # The `iss` of every token (docs/signing.md): the authority's public base URL, under which
+    # `/.well-known/jwks.json` serves its keys. Verifiers may pin it, so it never changes once
+    # tokens carry it; stored tokens keep the one they were issued with.
+    token_issuer: str = Field(
+        default="https://einvoice.gdt.gov.vn",
+        max_length=200,
+        pattern=_ISSUER,
+    )
 
     # Batches: size limits per batch, and how many queued batches make new ones wait (429).
     batch_max_lines: int = Field(default=10_000, ge=1)

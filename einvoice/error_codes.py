@@ -210,7 +210,7 @@ class ErrorCode(StrEnum):
     SIGNATURE_ALGORITHM_NOT_ALLOWED = (
         "SIGNATURE_ALGORITHM_NOT_ALLOWED",
         422,
-        "The JWS alg is not one of RS256, PS256, ES256, EdDSA.",
+        "The JWS alg is not one of RS256, PS256, ES256, EdDSA (also named Ed25519).",
     )
     SIGNATURE_KEY_UNKNOWN = (
         "SIGNATURE_KEY_UNKNOWN",
@@ -432,6 +432,12 @@ class ErrorCode(StrEnum):
         "KEY_ALGORITHM_MISMATCH",
         422,
         "The key cannot sign with the algorithm asked for.",
+    )
+    KEY_CONTRADICTS_REGISTRATION = (
+        "KEY_CONTRADICTS_REGISTRATION",
+        422,
+        "The JWK's own `alg`, `kid`, `use` or `key_ops` contradicts the registration: another "
+        "algorithm or kid, or a key not for verifying signatures.",
     )
     KEY_VALIDITY_INVALID = "KEY_VALIDITY_INVALID", 409, "`valid_to` is not later than `valid_from`."
     CLIENT_TAX_CODE_REQUIRED = (

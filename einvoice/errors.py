@@ -11,7 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import orjson
+
 from einvoice.error_codes import ErrorCode
+
+# How much of a value a message quotes: enough to recognise it, never a whole oversized header.
+_SHOWN_CHARS = 80
+
+
+def shown(value: object) -> str:
+    """`value` as a message quotes it: in JSON, the API's own notation (`"enc"`, `null`, `5`),
+    never a programming language's (`'enc'`, `None`), whatever the client was written in."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # not JSON's (a lone surrogate): say what it is instead
+        return "a value that is not JSON text"
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,9 @@ async def open_runtime(
         keyring = await asyncio.to_thread(
             load_keyring, settings.authority_keys_dir, settings.authority_active_kid
         )
-        authority = Authority(keyring, check_code_prefix(settings.code_prefix))
+        authority = Authority(
+            keyring, check_code_prefix(settings.code_prefix), settings.token_issuer
+        )
         writer = RowWriter(cassandra.session)  # the process's one grouped writer
         invoices = await asyncio.to_thread(
             InvoiceStore, cassandra.session, writer, cassandra.claim_routing

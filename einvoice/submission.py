@@ -570,7 +570,11 @@ class Submissions:
             return _Earlier(stored.code, stored.invoice_hash, stored.token, stored.authenticated_at)
         iat = int(claim.authenticated_at.timestamp())
         claims = token_claims(
-            invoice.invoice, code=claim.code, invoice_hash=claim.invoice_hash, iat=iat
+            invoice.invoice,
+            issuer=self.authority.issuer,
+            code=claim.code,
+            invoice_hash=claim.invoice_hash,
+            iat=iat,
         )
         token = self.authority.keyring.sign_token(claims, deterministic=True)
         recovered = dataclasses.replace(

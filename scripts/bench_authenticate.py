@@ -30,6 +30,7 @@ import rfc8785
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from einvoice.config import Settings
 from einvoice.invoice.authenticate import (
     Authenticated,
     Authority,
@@ -78,7 +79,9 @@ def main() -> None:
     )
     keys = {seller_key.kid: seller_key}
     authority = Authority(
-        AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "00"
+        AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"),
+        "00",
+        Settings().token_issuer,
     )
     invoice = sample_invoice(lines=args.lines)
     signature = sign_invoice(invoice, seller_private, kid=seller_key.kid, alg="RS256")

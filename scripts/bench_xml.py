@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_authenticate import rate
 
+from einvoice.config import Settings
 from einvoice.hdon.authenticate import AuthenticatedXml, authenticate_xml
 from einvoice.hdon.fields import hdon_of
 from einvoice.hdon.parse import NAMESPACE, parse_hdon
@@ -74,7 +75,7 @@ def main() -> None:
     certificates = registered(cert)
     body = etree.tostring(signed(seller_key, cert, namespace=NAMESPACE))
     ring = AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1")
-    authority = Authority(ring, "00")
+    authority = Authority(ring, "00", Settings().token_issuer)
 
     def full() -> None:
         outcome = authenticate_xml(

@@ -212,7 +212,13 @@ async def write(
         digest = invoice_hash(canonical)
         code = new_code("00")
         token = ring.sign_token(
-            token_claims(invoice, code=code, invoice_hash=digest, iat=int(now.timestamp()))
+            token_claims(
+                invoice,
+                issuer=get_settings().token_issuer,
+                code=code,
+                invoice_hash=digest,
+                iat=int(now.timestamp()),
+            )
         )
         rows.append(
             NewInvoice(

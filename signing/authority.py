@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from einvoice_core import TokenSigner
 
-from signing import jws
+from einvoice.errors import shown
+from signing import jws, strict_json
 from signing.compiled import token_signer
 
 _PREFIX = re.compile(r"[0-9A-F]{2}")
@@ -37,15 +38,21 @@ def new_code(prefix: str) -> str:
 
 
 def token_claims(
-    invoice: Mapping[str, Any], *, code: str, invoice_hash: str, iat: int
+    invoice: Mapping[str, Any], *, issuer: str | None, code: str, invoice_hash: str, iat: int
 ) -> dict[str, Any]:
     """The claims of the token that authenticates `invoice`, in the order they are signed.
 
     The one definition: the reference path signs these, the compiled core writes the same members
     in the same order (core/src/lib.rs), and storage rebuilds a stored token's payload from them.
+    `issuer` is the authority's `iss` (EINVOICE_TOKEN_ISSUER); None gives the claims of tokens
+    issued before they carried one, which storage still rebuilds (storage/cassandra/documents.py).
+    No `exp`: what a token proves (this invoice was authenticated at `iat`) stays true, and it is
+    checked for the ten years invoices are kept (docs/signing.md, "Authority codes and tokens").
     """
     totals = invoice["totals"]
+    issued_by = {} if issuer is None else {"iss": issuer}
     return {
+        **issued_by,
         "code": code,
         "seller_tax_code": invoice["seller"]["tax_code"],
         "template": invoice["template"],
@@ -90,7 +97,7 @@ class AuthorityKeyRing:
 
     def __init__(self, keys: Mapping[str, AuthorityKey], active_kid: str) -> None:
         if active_kid not in keys:
-            raise ValueError(f"the active authority key {active_kid!r} is not loaded")
+            raise ValueError(f"the active authority key {active_kid} is not loaded")
         self.keys = dict(keys)
         self.active = keys[active_kid]
         # The active key's compiled signer, for the fast path (None unless ES256).
@@ -104,7 +111,9 @@ class AuthorityKeyRing:
         keys = {}
         for kid, pem in pems.items():
             if not _KID.fullmatch(kid):
-                raise ValueError(f"authority key id {kid!r}: use letters, digits, '.', '_', '-'")
+                raise ValueError(
+                    f"authority key id {shown(kid)}: use letters, digits, '.', '_', '-'"
+                )
             private_key = serialization.load_pem_private_key(pem, password=None)
             alg = _signing_algorithm(private_key)
             header = orjson.dumps({"alg": alg, "kid": kid, "typ": "JWT"})
@@ -135,9 +144,12 @@ class AuthorityKeyRing:
 
     def verify_token(self, token: str) -> dict[str, Any] | None:
         """The claims of a token one of our keys signed, or None when it is not authentic."""
+        # Read as strictly as the seller's JWS (signing/jws.py): base64url in its one form, no
+        # member named twice in the header or the claims. Our own tokens always are; anything
+        # else was not signed by us as it reads, whatever its signature.
         try:
             header_b64, payload_b64, signature = jws.split_compact(token)
-            header = orjson.loads(jws.b64url_decode(header_b64))
+            header = jws.decode_header(header_b64)
             kid = header.get("kid") if isinstance(header, dict) else None
             key = self.keys.get(kid) if isinstance(kid, str) else None
             if key is None or header.get("alg") != key.alg:
@@ -145,8 +157,8 @@ class AuthorityKeyRing:
             public_key = key.private_key.public_key()
             if not jws.verify(key.alg, public_key, header_b64 + b"." + payload_b64, signature):
                 return None
-            claims = orjson.loads(jws.b64url_decode(payload_b64))
-        except (jws.JwsError, orjson.JSONDecodeError):
+            claims = strict_json.loads(jws.b64url_decode(payload_b64))
+        except (jws.JwsError, strict_json.StrictJsonError):
             return None
         return claims if isinstance(claims, dict) else None
 

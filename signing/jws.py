@@ -26,9 +26,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from einvoice.errors import shown
 from signing import strict_json
 
 ALGORITHMS = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
+# RFC 9864 (fully-specified algorithms) names `Ed25519` what RFC 8037 called `EdDSA` and
+# deprecates the latter. The only Edwards curve accepted here is Ed25519, so the two names are one
+# algorithm: read either, store and compare `EdDSA` (the registry's column allows it alone, and
+# the JOSE libraries in the field still expect it in the authority's JWKS).
+_ALIASES = {"Ed25519": "EdDSA"}
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
@@ -74,6 +80,15 @@ def b64url_decode(text: str | bytes) -> bytes:
     return decoded
 
 
+def algorithm_named(name: object) -> str | None:
+    """The accepted algorithm a JWS `alg` (or a JWK's, or a registration's) names, in the name
+    the service stores (`Ed25519` is `EdDSA`); None when it names none of them."""
+    if not isinstance(name, str):
+        return None
+    algorithm = _ALIASES.get(name, name)
+    return algorithm if algorithm in ALGORITHMS else None
+
+
 def key_algorithm(key: PublicKey | PrivateKey) -> set[str]:
     """The JWS algorithms a key may be used with."""
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
@@ -85,6 +100,7 @@ def key_algorithm(key: PublicKey | PrivateKey) -> set[str]:
 
 def verify(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
     """True when `signature` is `key`'s signature of `signing_input` under `alg`."""
+    alg = _ALIASES.get(alg, alg)
     try:
         if alg == "RS256" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signing_input, _PKCS1, _SHA256)
@@ -108,6 +124,7 @@ def verify(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> 
 
 def sign(alg: str, key: PrivateKey, signing_input: bytes, *, deterministic: bool = False) -> bytes:
     """`deterministic`: ES256 per RFC 6979 (EdDSA always is; PS256 never is)."""
+    alg = _ALIASES.get(alg, alg)
     if alg == "ES256" and isinstance(key, ec.EllipticCurvePrivateKey):
         scheme = _ECDSA_DETERMINISTIC if deterministic else _ECDSA
         r, s = decode_dss_signature(key.sign(signing_input, scheme))
@@ -162,7 +179,7 @@ def decode_header(header_b64: bytes) -> Any:
     try:
         return strict_json.loads(b64url_decode(header_b64))
     except strict_json.DuplicateMember as error:
-        raise JwsError(f"the protected header repeats the member {error.name!r}") from error
+        raise JwsError(f"the protected header repeats the member {shown(error.name)}") from error
     except strict_json.NotJson as error:
         raise JwsError("the protected header is not JSON") from error
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from einvoice_core import CompiledKey
 
 from einvoice.error_codes import ErrorCode
-from einvoice.errors import ErrorDetail
+from einvoice.errors import ErrorDetail, shown
 from einvoice.timezone import VIETNAM
 from signing import jws
 from signing.canonical import canonical_invoice_bytes
@@ -85,17 +85,20 @@ def verify_seller_signature(
         return problem(
             ErrorCode.SIGNATURE_MALFORMED, "expected a detached JWS: an empty payload part"
         )
-    alg, kid = header.get("alg"), header.get("kid")
-    if alg not in jws.ALGORITHMS:
-        return problem(ErrorCode.SIGNATURE_ALGORITHM_NOT_ALLOWED, f"alg {alg!r} is not accepted")
+    kid = header.get("kid")
+    alg = jws.algorithm_named(header.get("alg"))  # Ed25519 is EdDSA (RFC 9864)
+    if alg is None:
+        return problem(ErrorCode.SIGNATURE_ALGORITHM_NOT_ALLOWED, _algorithm_refused(header))
     if header.get("b64") is False or "crit" in header:
         return problem(
             ErrorCode.SIGNATURE_MALFORMED, "unencoded payloads and critical headers are not used"
         )
+    if "kid" not in header:
+        return problem(ErrorCode.SIGNATURE_KEY_UNKNOWN, "the header has no kid naming the key")
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None or key.tax_code != seller_tax_code:
         return problem(
-            ErrorCode.SIGNATURE_KEY_UNKNOWN, f"no key {kid!r} is registered to the seller"
+            ErrorCode.SIGNATURE_KEY_UNKNOWN, f"no key {shown(kid)} is registered to the seller"
         )
     if alg != key.algorithm:
         return problem(
@@ -116,6 +119,13 @@ def verify_seller_signature(
             ErrorCode.SIGNATURE_INVALID, "the signature does not verify over the invoice"
         )
     return []
+
+
+def _algorithm_refused(header: dict[str, Any]) -> str:
+    accepted = "RS256, PS256, ES256 or EdDSA (also named Ed25519)"
+    if "alg" not in header:
+        return f"the header has no alg: use {accepted}"
+    return f"alg {shown(header['alg'])} is not accepted: use {accepted}"
 
 
 def sign_invoice(invoice_json: Any, private_key: jws.PrivateKey, *, kid: str, alg: str) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 from einvoice_core import first_duplicate_member
 
+from einvoice.errors import shown
+
 MAX_DEPTH = 64  # core/src/ijson.rs MAX_DEPTH
 
 
@@ -38,7 +40,7 @@ class DuplicateMember(StrictJsonError):
     def __init__(self, pointer: str) -> None:
         self.pointer = pointer
         self.name = pointer.rpartition("/")[2].replace("~1", "/").replace("~0", "~")
-        super().__init__(f"the member name {self.name!r} appears twice in one object")
+        super().__init__(f"the member name {shown(self.name)} appears twice in one object")
 
 
 def loads(data: bytes) -> Any:

@@ -142,7 +142,8 @@ def verify_seller_xml_signature(
     if method not in _SIGNATURE_METHODS:
         return problem(
             ErrorCode.XML_SIGNATURE_ALGORITHM_NOT_ALLOWED,
-            f"SignatureMethod {method} is not accepted (RSA-SHA256 or ECDSA-SHA256)",
+            f"SignatureMethod {method or 'without an Algorithm'} is not accepted "
+            "(RSA-SHA256 or ECDSA-SHA256)",
         )
     registered = certificates.get(hashlib.sha256(certificate_der).hexdigest())
     if registered is None or registered.tax_code != seller_tax_code:
@@ -325,15 +326,16 @@ def _shape(signature: etree._Element, document: HDonDocument) -> tuple[str, byte
         return "DigestValue and X509Certificate are base64"
     digest = digests[references.index(to_data[0])]
     assert isinstance(digest, bytes)  # every str was returned above
-    return str(method.get("Algorithm")), digest, certificate_der
+    return method.get("Algorithm", ""), digest, certificate_der
 
 
 def _reference_digest(reference: etree._Element) -> bytes | str:
     """A Reference's digest, or what is wrong with its shape."""
     transforms = _child(reference, "Transforms")
     for transform in transforms if transforms is not None else ():
-        if transform.get("Algorithm") not in _TRANSFORMS:
-            return f"transform {transform.get('Algorithm')} is not accepted"
+        algorithm = transform.get("Algorithm")
+        if algorithm not in _TRANSFORMS:
+            return f"transform {algorithm or 'without an Algorithm'} is not accepted"
     if _child_names(reference) not in (
         ["DigestMethod", "DigestValue"],
         ["Transforms", "DigestMethod", "DigestValue"],

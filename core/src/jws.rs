@@ -134,6 +134,8 @@ impl CompiledKey {
         signing_input: &[u8],
         signature: &[u8],
     ) -> bool {
+        // RFC 9864's name for EdDSA over Ed25519, the only curve taken (signing/jws.py).
+        let alg = if alg == "Ed25519" { "EdDSA" } else { alg };
         if self.tax_code != seller_tax_code || self.algorithm != alg {
             return false;
         }

@@ -41,13 +41,15 @@ fn latest_issue_day(now: f64) -> Option<i64> {
 type Authenticated<'py> = (Bound<'py, PyBytes>, String, String, bool, String);
 
 #[pyfunction]
-#[pyo3(signature = (invoice, signature, keys_for_seller, signer, code_prefix, now))]
+#[pyo3(signature = (invoice, signature, keys_for_seller, signer, issuer, code_prefix, now))]
+#[allow(clippy::too_many_arguments)]
 fn authenticate<'py>(
     py: Python<'py>,
     invoice: &Bound<'py, PyAny>,
     signature: &Bound<'py, PyAny>,
     keys_for_seller: &Bound<'py, PyAny>,
     signer: &Bound<'py, TokenSigner>,
+    issuer: &str,
     code_prefix: &str,
     now: f64,
 ) -> PyResult<Option<Authenticated<'py>>> {
@@ -100,7 +102,7 @@ fn authenticate<'py>(
     let code = format!("{code_prefix}{}", hex(&random, b"0123456789ABCDEF"));
     let coded = summary.symbol.starts_with('C');
 
-    // The claims in the order signing/authority.py's callers write them.
+    // The claims in the order signing/authority.py's `token_claims` writes them.
     let mut claims = Vec::with_capacity(512);
     let text = |name: &str, value: &str, claims: &mut Vec<u8>| {
         claims.push(if claims.is_empty() { b'{' } else { b',' });
@@ -108,6 +110,7 @@ fn authenticate<'py>(
         claims.push(b':');
         canonical::write_string(value, claims);
     };
+    text("iss", issuer, &mut claims);
     text("code", &code, &mut claims);
     text("seller_tax_code", &summary.seller_tax_code, &mut claims);
     text("template", &summary.template, &mut claims);

@@ -99,7 +99,13 @@ def authenticate_xml(
         return Rejected(errors, invoice, digest)
     code = new_code(authority.code_prefix)
     token = authority.keyring.sign_token(
-        token_claims(invoice, code=code, invoice_hash=digest, iat=int(now.timestamp()))
+        token_claims(
+            invoice,
+            issuer=authority.issuer,
+            code=code,
+            invoice_hash=digest,
+            iat=int(now.timestamp()),
+        )
     )
     authenticated = Authenticated(
         invoice,

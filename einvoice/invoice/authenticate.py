@@ -35,10 +35,12 @@ KeysForSeller = Callable[[str], Mapping[str, SellerKey]]
 
 @dataclass(frozen=True)
 class Authority:
-    """What the authority signs with: its key ring and this node's code prefix."""
+    """What the authority signs with: its key ring, this node's code prefix, and the name its
+    tokens carry as `iss` (EINVOICE_TOKEN_ISSUER)."""
 
     keyring: AuthorityKeyRing
     code_prefix: str
+    issuer: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,13 @@ def authenticate(
     signer = authority.keyring.token_signer
     if signer is not None:
         fast = einvoice_core.authenticate(
-            raw_invoice, signature, keys_for_seller, signer, authority.code_prefix, now.timestamp()
+            raw_invoice,
+            signature,
+            keys_for_seller,
+            signer,
+            authority.issuer,
+            authority.code_prefix,
+            now.timestamp(),
         )
         if fast is not None:
             canonical, digest, code, coded, token = fast
@@ -124,6 +132,12 @@ def authenticate_reference(
     code = new_code(authority.code_prefix)
     coded = invoice["symbol"][0] == "C"
     token = authority.keyring.sign_token(
-        token_claims(invoice, code=code, invoice_hash=digest, iat=int(now.timestamp()))
+        token_claims(
+            invoice,
+            issuer=authority.issuer,
+            code=code,
+            invoice_hash=digest,
+            iat=int(now.timestamp()),
+        )
     )
     return Authenticated(invoice, canonical, digest, code, coded, token, now)

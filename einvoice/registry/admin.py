@@ -22,10 +22,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from einvoice.error_codes import ErrorCode
-from einvoice.errors import Conflict, InvalidRequest, NotFound, ServiceError, Unprocessable
+from einvoice.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    Unprocessable,
+    shown,
+)
 from einvoice.invoice.taxcode import tax_code_error
 from einvoice.registry.api_keys import new_api_key
 from einvoice.registry.public_keys import parse_certificate, parse_public_key
+from signing import jws
 from storage.errors import ConstraintViolated, RecordExists, RecordMissing, StorageError
 from storage.postgres.registry import ClientRow, Registry, SellerKeyRow, TaxpayerRow
 
@@ -111,7 +119,7 @@ class IssuedClient:
 def check_tax_code(tax_code: str, field: str = "/tax_code") -> str:
     problem = tax_code_error(tax_code)
     if problem:
-        raise Unprocessable(f"{tax_code!r} is not a valid tax code", code=problem, field=field)
+        raise Unprocessable(f"{shown(tax_code)} is not a valid tax code", code=problem, field=field)
     return tax_code
 
 
@@ -127,7 +135,7 @@ async def add_taxpayer(registry: Registry, tax_code: str, name: str) -> Taxpayer
 async def set_status(registry: Registry, tax_code: str, status: str) -> TaxpayerRow:
     if status not in STATUSES:
         raise Unprocessable(
-            f"status is one of {STATUSES}", code=ErrorCode.INVALID_VALUE, field="/status"
+            f"status is one of {', '.join(STATUSES)}", code=ErrorCode.INVALID_VALUE, field="/status"
         )
     return await _mapped(registry.set_taxpayer_status(check_tax_code(tax_code), status))
 
@@ -184,12 +192,12 @@ async def add_key(
             field="/certificate",
         )
     if certificate is None:
-        parsed = parse_public_key(cast(str | dict[str, Any], public_key), algorithm)
+        parsed = parse_public_key(cast(str | dict[str, Any], public_key), algorithm, kid=kid)
         return await _mapped(
             registry.add_key(tax_code, kid, parsed.algorithm, parsed.jwk, valid_from, valid_to)
         )
     cert = parse_certificate(certificate)
-    if algorithm is not None and algorithm != cert.key.algorithm:
+    if algorithm is not None and jws.algorithm_named(algorithm) != cert.key.algorithm:
         raise Unprocessable(
             f"this certificate's key signs with {cert.key.algorithm}",
             code=ErrorCode.KEY_ALGORITHM_MISMATCH,
@@ -220,10 +228,12 @@ async def add_client(
     registry: Registry, role: str, tax_code: str | None, rate_limit_class: str = "standard"
 ) -> IssuedClient:
     if role not in ROLES:
-        raise Unprocessable(f"role is one of {ROLES}", code=ErrorCode.INVALID_VALUE, field="/role")
+        raise Unprocessable(
+            f"role is one of {', '.join(ROLES)}", code=ErrorCode.INVALID_VALUE, field="/role"
+        )
     if rate_limit_class not in RATE_LIMIT_CLASSES:
         raise Unprocessable(
-            f"rate_limit_class is one of {RATE_LIMIT_CLASSES}",
+            f"rate_limit_class is one of {', '.join(RATE_LIMIT_CLASSES)}",
             code=ErrorCode.INVALID_VALUE,
             field="/rate_limit_class",
         )

@@ -51,7 +51,7 @@ def register(commands: Any) -> None:
     add.add_argument("tax_code")
     add.add_argument("kid")
     add.add_argument("public_key_file", type=Path)
-    add.add_argument("--algorithm", choices=("RS256", "PS256", "ES256", "EdDSA"))
+    add.add_argument("--algorithm", choices=("RS256", "PS256", "ES256", "EdDSA", "Ed25519"))
     add.add_argument("--valid-from", type=dt.datetime.fromisoformat)
     add.add_argument("--valid-to", type=dt.datetime.fromisoformat)
     add.set_defaults(handler=_run(_add_key))

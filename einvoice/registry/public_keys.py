@@ -1,15 +1,18 @@
 """Sellers' public keys as they are registered: PEM or JWK in, checked, one normal form out.
 
 Accepted: RSA of at least 2048 bits (RS256, or PS256 when asked for), P-256 (ES256) and Ed25519
-(EdDSA). A key is stored as its public JWK (RFC 7517) with the algorithm it may sign with, and
-parsed back into a `cryptography` key when the registry is loaded. Private key material is refused
-outright: nobody should ever send it.
+(EdDSA, also named Ed25519 after RFC 9864). A key is stored as its public JWK (RFC 7517) with the
+algorithm it may sign with, and parsed back into a `cryptography` key when the registry is loaded.
+Private key material is refused outright: nobody should ever send it.
+
+A JWK may say what it is for (`alg`, `kid`, `use`, `key_ops`). What it says must agree with the
+registration, or the key is refused (KEY_CONTRADICTS_REGISTRATION): overriding it would register
+a key its owner's own JOSE library describes otherwise, and the first sign of the mix-up would be
+a rejected invoice. Only the key's parameters are stored; those members are checked, not kept.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from einvoice.error_codes import ErrorCode
-from einvoice.errors import Unprocessable
+from einvoice.errors import Unprocessable, shown
 from signing import jws
 
 MIN_RSA_BITS = 2048
+_ACCEPTED = "RS256, PS256, ES256, EdDSA (or Ed25519)"
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,17 @@ class ParsedKey:
 
 
 def parse_public_key(
-    material: str | dict[str, Any], algorithm: str | None = None, *, field: str = "/public_key"
+    material: str | dict[str, Any],
+    algorithm: str | None = None,
+    *,
+    kid: str | None = None,
+    field: str = "/public_key",
 ) -> ParsedKey:
-    """Check a submitted public key (PEM text, JWK object or JWK JSON text) and normalise it."""
+    """Check a submitted public key (PEM text, JWK object or JWK JSON text) and normalise it.
+    `algorithm` and `kid` are the registration's; a JWK's own must not contradict them."""
+    jwk: dict[str, Any] | None = None
     if isinstance(material, dict):
-        public_key, jwk_alg = _from_jwk(material, field)
+        jwk = material
     elif material.lstrip().startswith("-----BEGIN"):
         if "PRIVATE KEY" in material:
             raise _error(
@@ -54,7 +64,7 @@ def parse_public_key(
             loaded, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
         ):
             raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "use RSA, P-256 or Ed25519", field)
-        public_key, jwk_alg = loaded, None
+        public_key = loaded
     else:
         try:
             document = orjson.loads(material)
@@ -64,39 +74,92 @@ def parse_public_key(
             ) from error
         if not isinstance(document, dict):
             raise _error(ErrorCode.KEY_MALFORMED, "a JWK is a JSON object", field)
-        public_key, jwk_alg = _from_jwk(document, field)
-    chosen = _algorithm(public_key, algorithm or jwk_alg, field)
+        jwk = document
+    if jwk is not None:
+        public_key = _from_jwk(jwk, field)  # private material is refused before anything else
+    requested = _registered_algorithm(algorithm, field)
+    if jwk is not None:
+        requested = _agreed_algorithm(jwk, requested, kid, field)
+    chosen = _algorithm(public_key, requested, field)
     return ParsedKey(chosen, public_key, jws.public_jwk(public_key))
 
 
 def load_public_jwk(jwk: dict[str, Any]) -> jws.PublicKey:
     """A stored public JWK back into a key object (the registry wrote it, so it is well-formed)."""
-    return _from_jwk(jwk, "/public_jwk")[0]
+    return _from_jwk(jwk, "/public_jwk")
 
 
-def _from_jwk(jwk: dict[str, Any], field: str) -> tuple[jws.PublicKey, str | None]:
+def _registered_algorithm(algorithm: str | None, field: str) -> str | None:
+    """The registration's algorithm in the name the registry stores (`Ed25519` is `EdDSA`)."""
+    if algorithm is None:
+        return None
+    named = jws.algorithm_named(algorithm)
+    if named is None:
+        raise _error(
+            ErrorCode.KEY_ALGORITHM_MISMATCH,
+            f"the algorithm {shown(algorithm)} is not one of {_ACCEPTED}",
+            field,
+        )
+    return named
+
+
+def _agreed_algorithm(
+    jwk: dict[str, Any], registered: str | None, kid: str | None, field: str
+) -> str | None:
+    """The algorithm to register once the JWK's own members agree with the registration: the
+    registration's, else the JWK's `alg`, else None (the key's default)."""
+
+    def contradiction(member: str, message: str) -> Unprocessable:
+        return _error(ErrorCode.KEY_CONTRADICTS_REGISTRATION, message, f"{field}/{member}")
+
+    if "use" in jwk and jwk["use"] != "sig":
+        use = shown(jwk["use"])
+        raise contradiction("use", f"the JWK's use is {use}: a seller's key verifies signatures")
+    key_ops = jwk.get("key_ops", ["verify"])
+    if not isinstance(key_ops, list) or "verify" not in key_ops:
+        ops = shown(key_ops)
+        raise contradiction("key_ops", f"the JWK's key_ops {ops} leave out verifying signatures")
+    if kid is not None and "kid" in jwk and jwk["kid"] != kid:
+        own_kid = shown(jwk["kid"])
+        raise contradiction("kid", f"the JWK's kid is {own_kid}, the registration's {shown(kid)}")
+    if "alg" not in jwk:
+        return registered
+    own = jws.algorithm_named(jwk["alg"])
+    if registered is not None and own != registered:
+        alg = shown(jwk["alg"])
+        raise contradiction("alg", f"the JWK's alg is {alg}, the registration's {registered}")
+    if own is None:
+        raise _error(
+            ErrorCode.KEY_ALGORITHM_MISMATCH,
+            f"the JWK's alg {shown(jwk['alg'])} is not one of {_ACCEPTED}",
+            f"{field}/alg",
+        )
+    return own
+
+
+def _from_jwk(jwk: dict[str, Any], field: str) -> jws.PublicKey:
     if "d" in jwk:
         raise _error(
             ErrorCode.KEY_PRIVATE_MATERIAL, "send the public key only, never the private key", field
         )
-    kty, alg = jwk.get("kty"), jwk.get("alg")
+    kty = jwk.get("kty")
     try:
         if kty == "RSA":
             n, e = _int(jwk["n"]), _int(jwk["e"])
-            return rsa.RSAPublicNumbers(e, n).public_key(), alg
+            return rsa.RSAPublicNumbers(e, n).public_key()
         if kty == "EC":
             if jwk.get("crv") != "P-256":
                 raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "EC keys are P-256 (ES256)", field)
             point = ec.EllipticCurvePublicNumbers(_int(jwk["x"]), _int(jwk["y"]), ec.SECP256R1())
-            return point.public_key(), alg
+            return point.public_key()
         if kty == "OKP" and jwk.get("crv") == "Ed25519":
-            return ed25519.Ed25519PublicKey.from_public_bytes(jws.b64url_decode(jwk["x"])), alg
+            return ed25519.Ed25519PublicKey.from_public_bytes(jws.b64url_decode(jwk["x"]))
     except (KeyError, TypeError, ValueError, jws.JwsError) as error:
         raise _error(ErrorCode.KEY_MALFORMED, f"not a valid {kty} JWK", field) from error
     raise _error(ErrorCode.KEY_TYPE_UNSUPPORTED, "use RSA, P-256 (EC) or Ed25519 (OKP)", field)
 
 
-def _algorithm(key: jws.PublicKey, requested: Any, field: str) -> str:
+def _algorithm(key: jws.PublicKey, requested: str | None, field: str) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise _error(
@@ -112,10 +175,10 @@ def _algorithm(key: jws.PublicKey, requested: Any, field: str) -> str:
     if requested not in allowed:
         raise _error(
             ErrorCode.KEY_ALGORITHM_MISMATCH,
-            f"this key signs with {sorted(allowed)}, not {requested}",
+            f"this key signs with {' or '.join(sorted(allowed))}, not {requested}",
             field,
         )
-    return str(requested)
+    return requested
 
 
 def _error(code: ErrorCode, message: str, field: str) -> Unprocessable:
@@ -123,12 +186,10 @@ def _error(code: ErrorCode, message: str, field: str) -> Unprocessable:
 
 
 def _int(text: Any) -> int:
+    """A JWK's base64urlUInt (RFC 7518 2), read as strictly as a JWS's base64url."""
     if not isinstance(text, str):
         raise TypeError("expected base64url text")
-    try:
-        return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
-    except binascii.Error as error:
-        raise ValueError("not base64url") from error
+    return int.from_bytes(jws.b64url_decode(text), "big")
 
 
 @dataclass(frozen=True)

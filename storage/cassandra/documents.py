@@ -24,6 +24,18 @@ An XML invoice's hash is the SHA-256 of DLHDon in exclusive C14N (signing/xml_si
 of the canonical JSON, so it is stored rather than recomputed; the seller's signature is inside
 the signed XML, kept beside in `invoice_documents.signed_xml` (`encode_xml`: 0x01, then the coded
 HDon as a raw deflate stream; read only when a caller asks for the XML).
+
+Formats 3 and 4 (tokens carrying `iss`, from 2026-12):
+    0x03 or 0x04, then what format 1 or 2 has, the deflate stream (with the preset dictionary
+    `_DICTIONARY_3`) framing one more part: ... \\0 empty token payload \\0 issuer
+The token's payload was left out, and `token_claims` rebuilds it with the issuer stored here. A
+left-out payload is rebuilt from the claims its format names, never from today's: formats 1 and 2
+rebuild the claims without `iss` that every token had before (so a stored token still decodes to
+the bytes its signature covers after `token_claims` gained `iss`), 3 and 4 those with the issuer
+the token itself carried (so changing EINVOICE_TOKEN_ISSUER changes no stored token either). The
+encoder reads the issuer from the token's own payload; a payload that is not rebuilt exactly is
+kept whole in format 1 or 2, which needs no issuer. The issuer costs about 4 bytes an invoice when
+it is the default, which `_DICTIONARY_3` holds, and about 25 otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +54,10 @@ from signing.jws import b64url_decode, b64url_encode
 
 FORMAT_1 = 1
 FORMAT_2 = 2  # an XML invoice: the hash stored explicitly
+FORMAT_3 = 3  # format 1 whose left-out payload is rebuilt with the issuer stored after it
+FORMAT_4 = 4  # format 2, likewise
+_XML_FORMATS = (FORMAT_2, FORMAT_4)
+_ISSUER_FORMATS = (FORMAT_3, FORMAT_4)
 XML_FORMAT_1 = 1
 _HASH_BYTES = 32
 _SEPARATOR = b"\0"
@@ -84,6 +100,9 @@ _DICTIONARY_1 = (
     b'","vat_rate":"8%"},{"amount":"'
     b'","vat_rate":"10%"},{"amount":"'
 )
+# Formats 3 and 4: format 1's dictionary and the default issuer (EINVOICE_TOKEN_ISSUER) when
+# they were made, the last part of nearly every document, so it costs a few bytes.
+_DICTIONARY_3 = _DICTIONARY_1 + b"https://einvoice.gdt.gov.vn"
 
 
 class DocumentFormatError(ValueError):
@@ -120,34 +139,47 @@ def encode(
     xml: bool = False,
 ) -> StoredDocument:
     """The stored form; `invoice` is the parsed `canonical` (its values rebuild the payload).
-    `xml`: an HDon invoice (format 2), whose `seller_signature` is empty."""
+    `xml`: an HDon invoice (format 2 or 4), whose `seller_signature` is empty."""
     header_b64, payload_b64, signature_b64 = token.encode("ascii").split(b".")
-    rebuilt = _payload(invoice, code, invoice_hash, authenticated_at)
-    payload = b"" if b64url_encode(rebuilt) == payload_b64 else b64url_decode(payload_b64)
-    parts = (canonical, seller_signature.encode("ascii"), b64url_decode(header_b64), payload)
-    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, zdict=_DICTIONARY_1)
+    payload = b64url_decode(payload_b64)
+    issuer = _issuer(payload)
+    left_out = _payload(invoice, issuer, code, invoice_hash, authenticated_at) == payload
+    parts = [canonical, seller_signature.encode("ascii"), b64url_decode(header_b64)]
+    parts.append(b"" if left_out else payload)
+    if left_out and issuer is not None:
+        form = FORMAT_4 if xml else FORMAT_3
+        parts.append(issuer.encode("ascii"))
+    else:  # the payload kept whole, or rebuilt without `iss` (a token from before it)
+        form = FORMAT_2 if xml else FORMAT_1
+    dictionary = _DICTIONARY_3 if form in _ISSUER_FORMATS else _DICTIONARY_1
+    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, zdict=dictionary)
     deflated = compressor.compress(_SEPARATOR.join(parts)) + compressor.flush()
-    head = bytes((FORMAT_2,)) + bytes.fromhex(invoice_hash) if xml else bytes((FORMAT_1,))
+    head = bytes((form,)) + (bytes.fromhex(invoice_hash) if xml else b"")
     return StoredDocument(head + deflated, b64url_decode(signature_b64))
 
 
 def decode(
     document: bytes, token_signature: bytes, *, code: str, authenticated_at: dt.datetime
 ) -> DecodedDocument:
-    if not document or document[0] not in (FORMAT_1, FORMAT_2):
-        raise DocumentFormatError(f"unknown document format {document[:1]!r} for {code}")
-    xml = document[0] == FORMAT_2
+    form = document[0] if document else None
+    if form not in (FORMAT_1, FORMAT_2, FORMAT_3, FORMAT_4):
+        raise DocumentFormatError(f"unknown document format {document[:1].hex()} for {code}")
+    xml = form in _XML_FORMATS
     start = 1 + _HASH_BYTES if xml else 1
-    decompressor = zlib.decompressobj(-15, zdict=_DICTIONARY_1)
+    with_issuer = form in _ISSUER_FORMATS
+    decompressor = zlib.decompressobj(-15, zdict=_DICTIONARY_3 if with_issuer else _DICTIONARY_1)
     try:
         framed = decompressor.decompress(document[start:]) + decompressor.flush()
-        canonical, seller_signature, header, payload = framed.split(_SEPARATOR)
-    except (zlib.error, ValueError) as error:
+        canonical, seller_signature, header, payload, *issued_by = framed.split(_SEPARATOR)
+        issuer = issued_by.pop().decode("ascii") if with_issuer else None
+        if issued_by or (with_issuer and (payload or not issuer)):
+            raise ValueError("not the parts of its format")
+    except (zlib.error, ValueError, IndexError) as error:
         raise DocumentFormatError(f"the stored document of {code} is corrupt") from error
     invoice: dict[str, Any] = orjson.loads(canonical)
     digest = document[1:start].hex() if xml else hashlib.sha256(canonical).hexdigest()
     if not payload:
-        payload = _payload(invoice, code, digest, authenticated_at)
+        payload = _payload(invoice, issuer, code, digest, authenticated_at)
     token = b".".join(
         (b64url_encode(header), b64url_encode(payload), b64url_encode(token_signature))
     )
@@ -165,7 +197,7 @@ def encode_xml(signed_xml: bytes) -> bytes:
 
 def decode_xml(stored: bytes, *, code: str) -> bytes:
     if not stored or stored[0] != XML_FORMAT_1:
-        raise DocumentFormatError(f"unknown XML format {stored[:1]!r} for {code}")
+        raise DocumentFormatError(f"unknown XML format {stored[:1].hex()} for {code}")
     decompressor = zlib.decompressobj(-15)
     try:
         return decompressor.decompress(stored[1:]) + decompressor.flush()
@@ -183,9 +215,27 @@ def code_text(stored: bytes) -> str:
 
 
 def _payload(
-    invoice: Mapping[str, Any], code: str, invoice_hash: str, authenticated_at: dt.datetime
+    invoice: Mapping[str, Any],
+    issuer: str | None,
+    code: str,
+    invoice_hash: str,
+    authenticated_at: dt.datetime,
 ) -> bytes:
     if authenticated_at.tzinfo is None:  # the driver returns naive UTC times
         authenticated_at = authenticated_at.replace(tzinfo=dt.UTC)
     iat = int(authenticated_at.timestamp())
-    return orjson.dumps(token_claims(invoice, code=code, invoice_hash=invoice_hash, iat=iat))
+    claims = token_claims(invoice, issuer=issuer, code=code, invoice_hash=invoice_hash, iat=iat)
+    return orjson.dumps(claims)
+
+
+def _issuer(payload: bytes) -> str | None:
+    """The token's `iss` when it is ASCII text without a NUL (which the framing could not hold;
+    the configured issuer always is); None otherwise, and then the payload is not rebuilt."""
+    try:
+        claims = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    if isinstance(issuer, str) and issuer and issuer.isascii() and "\0" not in issuer:
+        return issuer
+    return None

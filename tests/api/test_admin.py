@@ -206,6 +206,42 @@ async def test_weak_malformed_and_private_keys_are_refused(as_admin: httpx.Async
     assert codes == ["KEY_TOO_WEAK", "KEY_MALFORMED", "KEY_PRIVATE_MATERIAL"]
 
 
+async def test_a_jwk_contradicting_the_registration_is_refused_and_ed25519_is_eddsa(
+    as_admin: httpx.AsyncClient,
+) -> None:
+    tax_code = fresh_tax_code()
+    await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "J"})
+    keys = f"/v1/admin/taxpayers/{tax_code}/keys"
+    rsa_jwk = jws.public_jwk(private_key("PS256").public_key())
+    ed_jwk = jws.public_jwk(private_key("EdDSA").public_key())
+
+    as_ps256 = await as_admin.post(
+        keys, json={"kid": "k1", "public_key": {**rsa_jwk, "alg": "RS256"}, "algorithm": "PS256"}
+    )
+    for_encryption = await as_admin.post(
+        keys, json={"kid": "k1", "public_key": {**rsa_jwk, "use": "enc"}}
+    )
+    other_kid = await as_admin.post(
+        keys, json={"kid": "k1", "public_key": {**rsa_jwk, "kid": "k9"}}
+    )
+    ed25519 = await as_admin.post(
+        keys, json={"kid": "k1", "public_key": {**ed_jwk, "alg": "Ed25519"}, "algorithm": "Ed25519"}
+    )
+
+    refused = [as_ps256, for_encryption, other_kid]
+    assert [response.status_code for response in refused] == [422, 422, 422]
+    assert [response.json()["errors"][0]["field"] for response in refused] == [
+        "/public_key/alg",
+        "/public_key/use",
+        "/public_key/kid",
+    ]
+    assert {code for response in refused for code in _codes(response)} == {
+        "KEY_CONTRADICTS_REGISTRATION"
+    }
+    assert ed25519.status_code == 201, ed25519.text
+    assert ed25519.json()["algorithm"] == "EdDSA"
+
+
 async def test_a_duplicate_taxpayer_is_a_conflict(as_admin: httpx.AsyncClient) -> None:
     tax_code = fresh_tax_code()
     first = await as_admin.post("/v1/admin/taxpayers", json={"tax_code": tax_code, "name": "D"})

@@ -93,6 +93,7 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
     claims = orjson.loads(jwt.JWT(jwt=body["token"], key=key_set, expected_type="JWS").claims)
     assert claims["code"] == body["code"]
     assert claims["seller_tax_code"] == seller.tax_code
+    assert claims["iss"] == settings.token_issuer
     # Stored: the invoice by code (its compact document), and in the lookup cache.
     row = cassandra.session.execute(
         "SELECT * FROM invoice_documents WHERE code = %s", (bytes.fromhex(body["code"]),)
@@ -105,6 +106,7 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
     )
     assert stored.canonical == canonical
     assert stored.token == body["token"]
+    assert row["document"][0] == documents.FORMAT_3  # its payload left out, with its issuer
     cache = create_redis(settings)
     try:
         # Written through without the answer waiting for it: there within moments.

@@ -67,7 +67,7 @@ async def test_an_invoice_repeating_a_member_is_refused_with_its_pointer(
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert (error["code"], error["field"]) == ("DUPLICATE_MEMBER", "/invoice/seller/name")
-    assert "'name'" in error["message"]
+    assert '"name"' in error["message"]
     await _created_afterwards(http, seller, submission)
 
 
@@ -100,7 +100,7 @@ async def test_a_jws_header_repeating_a_member_is_a_malformed_signature(
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert (error["code"], error["field"]) == ("SIGNATURE_MALFORMED", "/signature")
-    assert "repeats the member 'kid'" in error["message"]
+    assert 'repeats the member "kid"' in error["message"]
     await _created_afterwards(http, seller, submission)
 
 

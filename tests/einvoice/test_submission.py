@@ -25,9 +25,11 @@ from storage.cassandra.claims import ClaimRequest
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.invoices import InvoiceStore
 from storage.cassandra.row_writer import RowWriter
-from tests.signing.keys import private_key, seller_key
+from tests.signing.keys import ISSUER, private_key, seller_key
 
-AUTHORITY = Authority(AuthorityKeyRing.from_pems({"t-1": generate_private_key_pem()}, "t-1"), "00")
+AUTHORITY = Authority(
+    AuthorityKeyRing.from_pems({"t-1": generate_private_key_pem()}, "t-1"), "00", ISSUER
+)
 KEY = seller_key("ES256")
 
 

@@ -32,6 +32,7 @@ from lookup.cache import code_key
 from lookup.public_check import PrintedFields, PublicAnswer, same_amount
 from lookup.redis_client import create_redis
 from lookup.service import LookupService
+from signing import jws
 from signing.authority import AuthorityKeyRing, generate_private_key_pem
 from signing.seller import sign_invoice
 from storage.cassandra.client import CassandraClient
@@ -164,6 +165,13 @@ def test_the_public_answer_carries_no_more_than_code_date_and_status() -> None:
         "issued_date": "2025-06-15",
         "status": "authenticated",
     }
+
+
+def _signed_by_the_authority(header: bytes, payload_b64: str) -> str:
+    signing_input = jws.b64url_encode(header) + b"." + payload_b64.encode()
+    key = AUTHORITY.keyring.active
+    signature = jws.sign(key.alg, key.private_key, signing_input)
+    return (signing_input + b"." + jws.b64url_encode(signature)).decode()
 
 
 # -- the service over the real stores -------------------------------------------------------------
@@ -458,6 +466,11 @@ async def test_the_public_check_of_printed_fields_and_tokens(
         {"code": issued["code"], "invoice_hash": issued["invoice_hash"]}
     )
     other_hash = AUTHORITY.keyring.sign_token({"code": issued["code"], "invoice_hash": "0" * 64})
+    # The issued claims under a header naming its kid twice, signed by the authority's own key
+    # over exactly those bytes: refused as it reads, whatever its signature (docs/signing.md).
+    repeating = _signed_by_the_authority(
+        b'{"alg":"ES256","kid":"t-1","kid":"t-1","typ":"JWT"}', issued["token"].split(".")[1]
+    )
 
     async def check(fields: PrintedFields) -> dict[str, Any]:
         return (await world.lookups.check_printed_fields(fields)).as_json()
@@ -474,6 +487,7 @@ async def test_the_public_check_of_printed_fields_and_tokens(
     assert await check(PrintedFields(token=issued["token"][:-4] + "AAAA")) == {"valid": False}
     assert await check(PrintedFields(token=foreign_token)) == {"valid": False}
     assert await check(PrintedFields(token=other_hash)) == {"valid": False}
+    assert await check(PrintedFields(token=repeating)) == {"valid": False}
     with pytest.raises(InvalidRequest):
         await check(PrintedFields(seller_tax_code=seller.tax_code))
     with pytest.raises(InvalidRequest):

@@ -12,6 +12,8 @@ from signing.jws import PrivateKey
 from signing.seller import SellerKey
 
 ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+# The authority's `iss` in pure tests (the service's is a setting, EINVOICE_TOKEN_ISSUER).
+ISSUER = "https://einvoice.test"
 
 
 @cache

@@ -12,12 +12,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwcrypto import jwk, jwt
 
+from einvoice.invoice.samples import sample_invoice
+from signing import jws
 from signing.authority import (
     AuthorityKeyRing,
     check_code_prefix,
     generate_private_key_pem,
     new_code,
+    token_claims,
 )
+from tests.signing.keys import ISSUER
 
 CLAIMS = {"code": "00" + "AB" * 16, "number": 12, "coded": True, "iat": 1750000000}
 
@@ -128,3 +132,76 @@ def test_key_material_never_appears_in_a_repr() -> None:
 def test_the_active_key_must_be_loaded() -> None:
     with pytest.raises(ValueError, match="not loaded"):
         AuthorityKeyRing.from_pems({"a": generate_private_key_pem()}, "b")
+
+
+def test_a_token_names_its_issuer_first_and_never_expires() -> None:
+    """`iss` is what JOSE libraries check a token's origin by; no `exp`, since what a token
+    proves stays true and is checked for the ten years invoices are kept (docs/signing.md)."""
+    keys = ring("cqt-1")
+    claims = token_claims(
+        sample_invoice(), issuer=ISSUER, code=new_code("00"), invoice_hash="ab" * 32, iat=1
+    )
+    token = keys.sign_token(claims)
+
+    key_set = jwk.JWKSet.from_json(orjson.dumps(keys.jwks()).decode())
+    verified = jwt.JWT(jwt=token, key=key_set, expected_type="JWS", check_claims={"iss": ISSUER})
+
+    assert list(orjson.loads(verified.claims))[:2] == ["iss", "code"]
+    assert "exp" not in claims
+    assert "iss" not in token_claims(
+        sample_invoice(), issuer=None, code=new_code("00"), invoice_hash="ab" * 32, iat=1
+    )
+
+
+def _signed_as_sent(keys: AuthorityKeyRing, header: bytes, payload: bytes) -> str:
+    """A token whose signature holds over its encoded parts exactly as given: only the reading
+    can refuse it."""
+    signing_input = header + b"." + payload
+    signature = jws.sign(keys.active.alg, keys.active.private_key, signing_input)
+    return (signing_input + b"." + jws.b64url_encode(signature)).decode()
+
+
+_TOKEN_HEADER = '{"alg":"ES256","kid":"cqt-1","typ":"JWT"}'
+
+
+@pytest.mark.parametrize(
+    ("header", "claims"),
+    [
+        ('{"alg":"ES256","kid":"cqt-1","kid":"cqt-1","typ":"JWT"}', '{"iat":1}'),
+        ('{"alg":"ES256","kid":"cqt-1","typ":"JWT","typ":"JWT"}', '{"iat":1}'),
+        ('{"alg":"ES256","kid":"other","\\u006bid":"cqt-1","typ":"JWT"}', '{"iat":1}'),
+        (_TOKEN_HEADER, '{"code":"00AA","code":"00BB","iat":1}'),
+    ],
+)
+def test_a_token_repeating_a_member_does_not_verify(header: str, claims: str) -> None:
+    keys = ring("cqt-1")
+    plain = _signed_as_sent(
+        keys, jws.b64url_encode(_TOKEN_HEADER.encode()), jws.b64url_encode(b'{"iat":1}')
+    )
+    repeated = _signed_as_sent(
+        keys, jws.b64url_encode(header.encode()), jws.b64url_encode(claims.encode())
+    )
+
+    assert keys.verify_token(plain) == {"iat": 1}
+    assert keys.verify_token(repeated) is None
+
+
+def test_a_token_in_padded_base64_does_not_verify() -> None:
+    """RFC 7515 2: base64url without padding. Each part padded, its signature over those very
+    bytes: a lenient reader would take every one of them."""
+    keys = ring("cqt-1")
+    header = base64.urlsafe_b64encode(_TOKEN_HEADER.encode())  # 41 bytes: one "="
+    payload = base64.urlsafe_b64encode(b'{"iat":12}')  # 10 bytes: two "="
+    clean_header, clean_payload = header.rstrip(b"="), payload.rstrip(b"=")
+    clean = _signed_as_sent(keys, clean_header, clean_payload)
+    head, _, signature = clean.rpartition(".")
+
+    assert header.endswith(b"=")
+    assert payload.endswith(b"==")
+    assert keys.verify_token(clean) == {"iat": 12}
+    for bent in (
+        _signed_as_sent(keys, header, clean_payload),
+        _signed_as_sent(keys, clean_header, payload),
+        f"{head}.{signature}==",  # ES256: 64 bytes, two "="
+    ):
+        assert keys.verify_token(bent) is None

@@ -192,3 +192,52 @@ _ES = {"alg": "ES256", "kid": "seller-es256"}
 )  # fmt: skip
 def test_malformed_signatures_get_a_code_never_an_exception(signature: str, code: str) -> None:
     assert verify(signature, sample_invoice(), seller_key("ES256")) == [code]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"kid": "seller-es256"}, "the header has no alg: use RS256, PS256, ES256 or EdDSA"),
+        ({**_ES, "alg": None}, "alg null is not accepted"),
+        ({**_ES, "alg": "HS256"}, 'alg "HS256" is not accepted'),
+        ({**_ES, "alg": ["ES256"]}, 'alg ["ES256"] is not accepted'),
+        ({"alg": "ES256"}, "the header has no kid naming the key"),
+        ({**_ES, "kid": None}, "no key null is registered to the seller"),
+        ({**_ES, "kid": "k'1"}, """no key "k'1" is registered to the seller"""),
+        ({**_ES, "kid": 7}, "no key 7 is registered to the seller"),
+    ],
+)  # fmt: skip
+def test_messages_quote_header_values_as_json_never_as_python(
+    header: dict[str, Any], message: str
+) -> None:
+    """Integrators write their clients in any language: `None` or `'x'` would be ours, not
+    theirs (a client on another JOSE library found them)."""
+    (found,) = verify_seller_signature(
+        _header(header) + "..AAAA",
+        canonical_invoice_bytes(sample_invoice()),
+        seller_tax_code=SELLER_TAX_CODE,
+        issued=ISSUED,
+        keys={"seller-es256": seller_key("ES256")},
+        now=NOW,
+    )
+
+    assert message in found.message
+    assert "None" not in found.message
+
+
+def test_ed25519_is_accepted_as_the_name_of_eddsa() -> None:
+    """RFC 9864's fully-specified name, as newer JOSE libraries write it, for a key registered
+    under either name (the registry stores EdDSA)."""
+    invoice = sample_invoice()
+    key = seller_key("EdDSA")
+    signature = sign_invoice(invoice, private_key("EdDSA"), kid=key.kid, alg="Ed25519")
+
+    assert _alg_of(signature) == "Ed25519"
+    assert verify(signature, invoice, key) == []
+    assert verify(signature, invoice, seller_key("ES256", kid=key.kid)) == [
+        "SIGNATURE_KEY_ALGORITHM_MISMATCH"
+    ]
+
+
+def _alg_of(signature: str) -> Any:
+    return orjson.loads(jws.b64url_decode(signature.split(".")[0]))["alg"]

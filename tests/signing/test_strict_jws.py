@@ -192,3 +192,16 @@ def test_a_non_ascii_signature_part_is_malformed_not_an_error() -> None:
     head = _header(_ES).decode()
 
     assert _outcome(_invoice(), f"{head}..AAé") == (None, ["SIGNATURE_MALFORMED"])
+
+
+def test_ed25519_names_eddsa_on_both_sides() -> None:
+    """RFC 9864's name: the compiled core takes it as the reference does."""
+    invoice = _invoice()
+    key = seller_key("EdDSA")
+    signature = _sign(invoice, _header('{"alg":"Ed25519","kid":"seller-eddsa"}'), key)
+
+    assert compiled(invoice, signature, key) is not None
+    assert isinstance(reference(invoice, signature, key), Authenticated)
+    # Under an ES256 key's kid the name still means EdDSA: not the key's algorithm.
+    es_named_eddsa = _sign(invoice, _header('{"alg":"Ed25519","kid":"seller-es256"}'), key)
+    assert _outcome(invoice, es_named_eddsa) == (None, ["SIGNATURE_KEY_ALGORITHM_MISMATCH"])

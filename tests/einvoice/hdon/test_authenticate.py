@@ -26,10 +26,11 @@ from tests.einvoice.hdon.support import (
     registered,
     signed,
 )
+from tests.signing.keys import ISSUER
 from tests.signing.test_xml_signature import NOW
 
 AUTHORITY = Authority(
-    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "0A"
+    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "0A", ISSUER
 )
 
 

@@ -15,11 +15,11 @@ from einvoice.invoice.samples import SELLER_TAX_CODE, sample_invoice
 from signing.authority import AuthorityKeyRing, generate_private_key_pem
 from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import SellerKey, sign_invoice
-from tests.signing.keys import ALGORITHMS, private_key, seller_key
+from tests.signing.keys import ALGORITHMS, ISSUER, private_key, seller_key
 
 NOW = dt.datetime(2025, 6, 20, 3, 0, tzinfo=dt.UTC)
 AUTHORITY = Authority(
-    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "00"
+    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "00", ISSUER
 )
 
 
@@ -48,6 +48,7 @@ def test_a_valid_invoice_gets_a_code_and_a_token_anyone_can_verify(alg: str) -> 
     key_set = jwk.JWKSet.from_json(orjson.dumps(AUTHORITY.keyring.jwks()).decode())
     claims = orjson.loads(jwt.JWT(jwt=outcome.token, key=key_set, expected_type="JWS").claims)
     assert claims == {
+        "iss": ISSUER,
         "code": outcome.code,
         "seller_tax_code": SELLER_TAX_CODE,
         "template": "1",

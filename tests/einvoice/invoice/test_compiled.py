@@ -38,11 +38,11 @@ from signing.canonical import canonical_invoice_bytes, invoice_hash
 from signing.seller import SellerKey, sign_invoice
 from tests.einvoice.invoice.strategies import invoices, totals_from_lines
 from tests.einvoice.invoice.support import problems
-from tests.signing.keys import ALGORITHMS, private_key, seller_key
+from tests.signing.keys import ALGORITHMS, ISSUER, private_key, seller_key
 
 NOW = dt.datetime(2025, 6, 20, 3, 0, tzinfo=dt.UTC)
 AUTHORITY = Authority(
-    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "00"
+    AuthorityKeyRing.from_pems({"cqt-1": generate_private_key_pem()}, "cqt-1"), "00", ISSUER
 )
 SIGNER = AUTHORITY.keyring.token_signer
 
@@ -53,7 +53,7 @@ def compiled(
     registered = {key.kid: key for key in keys}
     assert SIGNER is not None
     return einvoice_core.authenticate(
-        invoice, signature, lambda _: registered, SIGNER, "00", now.timestamp()
+        invoice, signature, lambda _: registered, SIGNER, ISSUER, "00", now.timestamp()
     )
 
 
@@ -263,7 +263,7 @@ def test_an_authority_key_the_compiled_core_does_not_sign_with_takes_the_referen
     pem = private_key(alg).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    authority = Authority(AuthorityKeyRing.from_pems({"cqt-x": pem}, "cqt-x"), "01")
+    authority = Authority(AuthorityKeyRing.from_pems({"cqt-x": pem}, "cqt-x"), "01", ISSUER)
     invoice = sample_invoice()
     signature, key = signed(invoice)
 

@@ -96,3 +96,98 @@ def test_a_curve_other_than_p256_in_pem_is_refused() -> None:
         parse_public_key(_pem(p384))
 
     assert refused.value.details[0].code == "KEY_TYPE_UNSUPPORTED"
+
+
+def _jwk(key_alg: str, /, **members: object) -> dict[str, object]:
+    return {**jws.public_jwk(private_key(key_alg).public_key()), **members}
+
+
+@pytest.mark.parametrize(
+    ("members", "algorithm", "kid", "field"),
+    [
+        ({"alg": "RS256"}, "PS256", "k1", "/public_key/alg"),
+        ({"alg": "PS256"}, "RS256", "k1", "/public_key/alg"),
+        ({"use": "enc"}, None, "k1", "/public_key/use"),
+        ({"use": None}, None, "k1", "/public_key/use"),
+        ({"key_ops": ["encrypt"]}, None, "k1", "/public_key/key_ops"),
+        ({"key_ops": ["sign"]}, None, "k1", "/public_key/key_ops"),
+        ({"key_ops": "verify"}, None, "k1", "/public_key/key_ops"),
+        ({"kid": "k2"}, None, "k1", "/public_key/kid"),
+        ({"kid": "k1", "alg": "RS256", "use": "enc"}, "RS256", "k1", "/public_key/use"),
+    ],
+)
+def test_a_jwk_contradicting_its_registration_is_refused_not_overridden(
+    members: dict[str, object], algorithm: str | None, kid: str, field: str
+) -> None:
+    """What a JWK says about itself holds (found by a client on another JOSE library, whose
+    key said PS256 and was registered as RS256 without a word)."""
+    with pytest.raises(Unprocessable) as refused:
+        parse_public_key(_jwk("PS256", **members), algorithm, kid=kid)
+
+    (detail,) = refused.value.details
+    assert (detail.code, detail.field) == ("KEY_CONTRADICTS_REGISTRATION", field)
+    assert "None" not in detail.message
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"alg": "RS256"}, "the JWK's alg is \"RS256\", the registration's PS256"),
+        ({"use": "enc"}, "the JWK's use is \"enc\": a seller's key verifies signatures"),
+        ({"use": None}, "the JWK's use is null: a seller's key verifies signatures"),
+        ({"key_ops": ["sign"]}, 'the JWK\'s key_ops ["sign"] leave out verifying signatures'),
+        ({"kid": "k2"}, 'the JWK\'s kid is "k2", the registration\'s "k1"'),
+    ],
+)
+def test_a_contradiction_is_told_in_json_terms(members: dict[str, object], message: str) -> None:
+    with pytest.raises(Unprocessable) as refused:
+        parse_public_key(_jwk("PS256", **members), "PS256", kid="k1")
+
+    assert refused.value.details[0].message == message
+
+
+def test_a_jwk_agreeing_with_its_registration_is_registered() -> None:
+    agreeing = _jwk("PS256", alg="PS256", kid="k1", use="sig", key_ops=["verify"])
+
+    parsed = parse_public_key(agreeing, "PS256", kid="k1")
+
+    assert parsed.algorithm == "PS256"
+    assert parsed.jwk == jws.public_jwk(private_key("PS256").public_key())  # parameters only
+    assert parse_public_key(_jwk("ES256", alg="ES256"), None, kid="k1").algorithm == "ES256"
+
+
+@pytest.mark.parametrize(
+    ("jwk_alg", "algorithm"),
+    [("Ed25519", None), ("Ed25519", "EdDSA"), ("EdDSA", "Ed25519"), (None, "Ed25519")],
+)
+def test_ed25519_registers_as_eddsa(jwk_alg: str | None, algorithm: str | None) -> None:
+    """RFC 9864's name is accepted wherever EdDSA is, and stored as EdDSA, one algorithm."""
+    members = {} if jwk_alg is None else {"alg": jwk_alg}
+
+    assert parse_public_key(_jwk("EdDSA", **members), algorithm).algorithm == "EdDSA"
+
+
+def test_a_jwk_naming_an_algorithm_not_accepted_is_refused_on_its_alg() -> None:
+    with pytest.raises(Unprocessable) as refused:
+        parse_public_key(_jwk("RS256", alg="RS384"))
+
+    (detail,) = refused.value.details
+    assert (detail.code, detail.field) == ("KEY_ALGORITHM_MISMATCH", "/public_key/alg")
+    assert detail.message == (
+        'the JWK\'s alg "RS384" is not one of RS256, PS256, ES256, EdDSA (or Ed25519)'
+    )
+
+
+def test_the_algorithms_a_key_signs_with_are_listed_as_text() -> None:
+    with pytest.raises(Unprocessable) as refused:
+        parse_public_key(_jwk("RS256"), "ES256")
+
+    assert refused.value.details[0].message == "this key signs with PS256 or RS256, not ES256"
+
+
+@pytest.mark.parametrize("bent", ["AQAB=", "AQAB==", "AQ AB", "AQA+"])
+def test_jwk_parameters_are_base64url_in_its_one_form(bent: str) -> None:
+    with pytest.raises(Unprocessable) as refused:
+        parse_public_key(_jwk("RS256", e=bent))
+
+    assert refused.value.details[0].code == "KEY_MALFORMED"
