@@ -27,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from api.schemas import MODELS, Error
+from einvoice.error_codes import ErrorCode
 from einvoice.invoice.model import INVOICE
 
 BEARER = "bearerAuth"
@@ -56,25 +57,25 @@ AUTHENTICATED = (401, 403, 429, 503)
 # Routes that read a body: unreadable, too slow, too large, the wrong type, breaking a rule.
 WITH_BODY = (400, 408, 413, 415, 422)
 
-_EXAMPLE_CODES: Mapping[int, tuple[str, str | None]] = {
-    400: ("MALFORMED_JSON", None),
-    401: ("UNAUTHENTICATED", None),
-    403: ("ROLE_FORBIDDEN", None),
-    404: ("INVOICE_NOT_FOUND", None),
-    406: ("XML_NOT_AVAILABLE", None),
-    408: ("REQUEST_TIMEOUT", None),
-    409: ("INVOICE_NUMBER_USED", "/invoice/number"),
-    413: ("PAYLOAD_TOO_LARGE", None),
-    415: ("UNSUPPORTED_MEDIA_TYPE", None),
-    422: ("FIELD_REQUIRED", "/invoice/buyer/name"),
-    429: ("RATE_LIMITED", None),
-    503: ("BACKEND_UNAVAILABLE", None),
+_EXAMPLE_CODES: Mapping[int, tuple[ErrorCode, str | None]] = {
+    400: (ErrorCode.MALFORMED_JSON, None),
+    401: (ErrorCode.UNAUTHENTICATED, None),
+    403: (ErrorCode.ROLE_FORBIDDEN, None),
+    404: (ErrorCode.INVOICE_NOT_FOUND, None),
+    406: (ErrorCode.XML_NOT_AVAILABLE, None),
+    408: (ErrorCode.REQUEST_TIMEOUT, None),
+    409: (ErrorCode.INVOICE_NUMBER_USED, "/invoice/number"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, None),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, None),
+    422: (ErrorCode.FIELD_REQUIRED, "/invoice/buyer/name"),
+    429: (ErrorCode.RATE_LIMITED, None),
+    503: (ErrorCode.BACKEND_UNAVAILABLE, None),
 }
 
 
 def _error_example(status: int) -> dict[str, Any]:
     code, field = _EXAMPLE_CODES[status]
-    item: dict[str, Any] = {"code": code, "message": ERROR_STATUSES[status]}
+    item: dict[str, Any] = {"code": code.value, "message": ERROR_STATUSES[status]}
     if field is not None:
         item["field"] = field
     return {"errors": [item]}

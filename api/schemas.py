@@ -12,13 +12,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from einvoice.error_codes import ErrorCode
+
 
 class _Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ErrorItem(_Shape):
-    code: str = Field(description="A stable code from docs/errors.md.", examples=["FIELD_REQUIRED"])
+    code: str = Field(
+        description="A stable code from docs/errors.md.", examples=[ErrorCode.FIELD_REQUIRED.value]
+    )
     message: str = Field(description="For people; may change between versions.")
     field: str | None = Field(
         default=None,
