@@ -198,12 +198,15 @@ async function main() {
 
   const number = Number(required('EINVOICE_INVOICE_NUMBER'));
   if (!Number.isSafeInteger(number)) throw new Failure('EINVOICE_INVOICE_NUMBER is not an integer');
-  // The vectors' invoice, for this seller, under a fresh number, issued today in Vietnam.
+  // The vectors' invoice, for this seller, under a fresh number, issued today in Vietnam. The
+  // symbol's two digits are the issue date's year (C26TAA: 2026), so they follow the date.
+  const issuedDate = vietnamToday();
   const invoice = {
     ...sample,
     seller: { ...sample.seller, tax_code: required('EINVOICE_SELLER_TAX_CODE') },
+    symbol: sample.symbol.slice(0, 1) + issuedDate.slice(2, 4) + sample.symbol.slice(3),
     number,
-    issued_date: vietnamToday(),
+    issued_date: issuedDate,
   };
   const submitted = await submit({
     url: required('EINVOICE_URL').replace(/\/+$/, ''),
