@@ -72,8 +72,8 @@ KEYS_PER_ROLE = 8
 
 _CODES = {code.value: code for code in ErrorCode}
 # Members an error answer may carry besides `errors`: INVOICE_NUMBER_USED names the invoice that
-# holds the number (docs/errors.md).
-_EXTRA_MEMBERS = {"existing"}
+# holds the number, and ORIGINAL_REPLACED / ORIGINAL_CANCELLED the original (docs/errors.md).
+_EXTRA_MEMBERS = {"existing", "original"}
 # A case of any operation (schemathesis's Case is generic in the kind of operation).
 Case = GenericCase[Any]
 
