@@ -184,7 +184,11 @@ public final class Main {
                 JSONObjectUtils.parse(Files.readString(vectors.resolve("invoice.json")));
         JSONObjectUtils.getJSONObject(invoice, "seller").put("tax_code", sellerTaxCode);
         invoice.put("number", number);
-        invoice.put("issued_date", LocalDate.now(VIETNAM).toString());
+        String issuedDate = LocalDate.now(VIETNAM).toString();
+        invoice.put("issued_date", issuedDate);
+        // The symbol's two digits are the issue date's year (C26TAA: 2026): they follow the date.
+        String symbol = (String) invoice.get("symbol");
+        invoice.put("symbol", symbol.charAt(0) + issuedDate.substring(2, 4) + symbol.substring(3));
 
         // Sign the canonical bytes with the key registered under the kid.
         byte[] canonical = Protocol.canonicalBytes(invoice);
