@@ -73,6 +73,11 @@ class SubmissionAnswer(_Shape):
     authenticated_at: str = Field(description="ISO 8601, UTC, to the millisecond.")
     invoice_hash: str = Field(description="SHA-256 of the canonical invoice, hex.")
     token: str = Field(description="The authority's JWS (ES256) over the invoice's claims.")
+    verify_url: str = Field(
+        description="The public lookup page's check of this token, for a QR code on the printed "
+        "invoice: `<EINVOICE_PUBLIC_URL>/?token=<token, URL-encoded>`.",
+        examples=["https://tracuu.example.vn/?token=eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln"],
+    )
 
 
 class InvoiceDocument(_Shape):

@@ -25,7 +25,8 @@ DEV_POSTGRES_PASSWORD = "einvoice-dev"  # noqa: S105 - a documented local-only p
 DEV_PAGE_TOKEN_SECRET = "einvoice-dev-page-tokens"  # noqa: S105 - the same, for page tokens
 
 # An http(s) URL of ASCII characters that JSON writes as they are, without a query, a fragment or
-# a trailing slash (so that `<issuer>/.well-known/jwks.json` is the JWKS).
+# a trailing slash (so that `<issuer>/.well-known/jwks.json` is the JWKS, and
+# `<public_url>/?token=...` the lookup page).
 _URL_CHAR = r"[A-Za-z0-9_.~%!$&'()*+,;=:@-]"
 _ISSUER = rf"^https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/({_URL_CHAR}|/)*{_URL_CHAR})?$"
 _REPLICATION = re.compile(
@@ -103,6 +104,13 @@ class Settings(BaseSettings):
         max_length=200,
         pattern=_ISSUER,
     )
+
+    # Where the public lookup page (GET /) is served, as people reach it: every `verify_url`
+    # (the real-time answer, the invoice view's QR code) is `<public_url>/?token=<token>`, so a
+    # printed invoice can be checked with a phone. Not `token_issuer`: that names the authority in
+    # its tokens and never changes; this is an address, which may (docs/configuration.md).
+    # Unset: this service's own local address (`lookup_page_url`), right for development only.
+    public_url: str | None = Field(default=None, max_length=200, pattern=_ISSUER)
 
     # Batches: size limits per batch, and how many queued batches make new ones wait (429).
     batch_max_lines: int = Field(default=10_000, ge=1)
@@ -189,6 +197,11 @@ class Settings(BaseSettings):
                 "set a real secret outside development"
             )
         return self
+
+    @property
+    def lookup_page_url(self) -> str:
+        """The lookup page's base URL: EINVOICE_PUBLIC_URL, or this service's local address."""
+        return self.public_url or f"http://127.0.0.1:{self.http_port}"
 
     @property
     def cassandra_contact_points(self) -> list[str]:

@@ -126,6 +126,7 @@ async def open_runtime(
             cache=cache_writer,
             changes=changes,
             recovery_grace_s=settings.cassandra_request_timeout_s + 2,
+            page_url=settings.lookup_page_url,
         )
         notice_store = await asyncio.to_thread(
             NoticeStore, cassandra.session, cassandra.claim_routing

@@ -43,6 +43,7 @@ from einvoice.lifecycle import Change, Refusal
 from einvoice.registry.cache import Seller
 from lookup.cache import CacheWriter
 from lookup.documents import invoice_document, utc_timestamp
+from lookup.public_check import verify_url
 from signing.authority import token_claims
 from signing.canonical import canonical_invoice_bytes
 from storage.cassandra.batches import LineResult
@@ -119,6 +120,7 @@ class Submissions:
         cache: CacheWriter | None = None,
         changes: InvoiceChanges | None = None,
         recovery_grace_s: float = 7.0,
+        page_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.authority = authority
         self.invoices = invoices
@@ -132,6 +134,9 @@ class Submissions:
         # Cassandra request timeout, plus a margin): a repeat waits that long before it writes
         # them itself, so that the answer the first attempt gives is the one stored.
         self.recovery_grace = dt.timedelta(seconds=recovery_grace_s)
+        # The lookup page's public base URL (Settings.lookup_page_url; the default is the
+        # development service's): answers name the page's check of their token, `verify_url`.
+        self.page_url = page_url
 
     async def submit(
         self, *, tax_code: str, raw_invoice: Any, signature: Any, now: dt.datetime
@@ -153,14 +158,14 @@ class Submissions:
                 _REALTIME["rejected"].inc()
                 raise InvalidRequest("the invoice is not valid", details=list(outcome.errors))
             _REALTIME["repeated"].inc()
-            return _answer(before[1], outcome.invoice, 200)
+            return _answer(before[1], outcome.invoice, 200, self.page_url)
         invoice = await self._with_buyer(_authenticated_invoice(outcome, signature, seller))
         try:
             invoice = await self._with_original(invoice, _json_field)
             held = await self._claim_and_write(invoice, now)
             if held is None:
                 earlier = _Earlier(invoice.code, invoice.invoice_hash, invoice.token, now)
-                return _answer(earlier, outcome.invoice, 201)
+                return _answer(earlier, outcome.invoice, 201, self.page_url)
             if held.invoice_hash != invoice.invoice_hash:
                 return _conflict(held)
             earlier = await self._earlier(held, invoice, now)
@@ -168,7 +173,7 @@ class Submissions:
             if refused.detail.code.status == 422:  # no such original (409s counted as conflicts)
                 _REALTIME["rejected"].inc()
             return refused.answer()
-        return _answer(earlier, outcome.invoice, 200)
+        return _answer(earlier, outcome.invoice, 200, self.page_url)
 
     async def submit_xml(self, *, tax_code: str, body: bytes, now: dt.datetime) -> Answer:
         """One real-time HDon by the business `tax_code`: the coded HDon (201, or 200 with the
@@ -194,7 +199,7 @@ class Submissions:
             held = await self._claim_and_write(invoice, now)
             if held is None:
                 earlier = _Earlier(invoice.code, invoice.invoice_hash, invoice.token, now)
-                return _xml(earlier, 201, outcome.answer)
+                return _xml(earlier, 201, outcome.answer, self.page_url)
             if held.invoice_hash != invoice.invoice_hash:
                 return _conflict(held, XML_NUMBER)
             recode = _recoder(body, invoice.invoice_hash, self.authority)
@@ -303,7 +308,7 @@ class Submissions:
         signed = await self.invoices.signed_xml(earlier.code)
         if signed is None:  # not written by this code (never expected): the same bytes, signed
             signed = _recoder(body, earlier.invoice_hash, self.authority)(earlier.code)
-        return _xml(earlier, status, signed)
+        return _xml(earlier, status, signed, self.page_url)
 
     async def submit_lines(
         self,
@@ -770,7 +775,7 @@ def _document(invoice: NewInvoice) -> dict[str, Any]:
     )
 
 
-def _answer(earlier: _Earlier, invoice: Invoice | None, status: int) -> Answer:
+def _answer(earlier: _Earlier, invoice: Invoice | None, status: int, page_url: str) -> Answer:
     symbol = invoice["symbol"] if invoice is not None else ""
     body = {
         "code": earlier.code,
@@ -778,18 +783,23 @@ def _answer(earlier: _Earlier, invoice: Invoice | None, status: int) -> Answer:
         "authenticated_at": utc_timestamp(earlier.authenticated_at),
         "invoice_hash": earlier.invoice_hash,
         "token": earlier.token,
+        # A string, never a QR code: the code is drawn where people look (the page, the invoice
+        # view), not on the real-time path.
+        "verify_url": verify_url(page_url, earlier.token),
     }
     return Answer(status, orjson.dumps(body))
 
 
-def _xml(earlier: _Earlier, status: int, signed_xml: bytes) -> Answer:
-    """An HDon's answer: the coded HDon, and the JSON answer's fields as headers (docs/xml.md)."""
+def _xml(earlier: _Earlier, status: int, signed_xml: bytes, page_url: str) -> Answer:
+    """An HDon's answer: the coded HDon, and the JSON answer's fields as headers
+    (docs/invoice-format.md, "The national XML")."""
     headers = {
         "Location": f"/v1/invoices/{earlier.code}",
         "X-Invoice-Code": earlier.code,
         "X-Invoice-Hash": earlier.invoice_hash,
         "X-Invoice-Token": earlier.token,
         "X-Authenticated-At": utc_timestamp(earlier.authenticated_at),
+        "X-Verify-URL": verify_url(page_url, earlier.token),
     }
     return Answer(status, signed_xml, "application/xml", headers)
 

@@ -1,6 +1,7 @@
 """The public check of an invoice, the parts without I/O: what a person gives (the fields printed
 on the invoice, or its token), which of them are required and their shapes, how amounts compare,
-and the answer, which never carries the buyer. The reads are the service's (lookup/service.py).
+the answer, which never carries the buyer, and the URL of the check of a token. The reads are
+the service's (lookup/service.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, InvalidRequest
@@ -89,6 +91,14 @@ class PublicAnswer:
         if self.replaced_by is not None:
             answer["replaced_by"] = self.replaced_by
         return answer
+
+
+def verify_url(page_url: str, token: str) -> str:
+    """Where anyone checks `token` on the lookup page (GET /): the real-time answer's
+    `verify_url`, and what the QR codes of the page and the invoice view encode. `page_url` is
+    the page's public base URL (einvoice.config.Settings.lookup_page_url). A token is URL-safe
+    already (base64url and dots); it is encoded anyway, so the URL stays one whatever it holds."""
+    return f"{page_url}/?token={quote(token, safe='')}"
 
 
 def same_amount(stored: str, given: str | None) -> bool:

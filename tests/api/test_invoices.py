@@ -84,7 +84,7 @@ async def test_an_invoice_is_authenticated_stored_and_verifiable(
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"code", "coded", "authenticated_at", "invoice_hash", "token"}
+    assert set(body) == {"code", "coded", "authenticated_at", "invoice_hash", "token", "verify_url"}
     assert body["coded"] is True
     canonical = canonical_invoice_bytes(submission["invoice"])
     assert body["invoice_hash"] == invoice_hash(canonical)
