@@ -1,8 +1,9 @@
 """The lookup routes: by code and by business key for the parties and officers, a seller's
 listing, and the public check of the fields printed on an invoice (or of its token).
 
-HTTP only: parameters in, the service's answer out. The use case, access policy and audit are
-lookup/service.py's.
+HTTP only: parameters in, the service's answer out, as JSON, an HDon's signed XML or the invoice
+for people (api/invoice_view.py), by the Accept header (api/negotiation.py). The use case, access
+policy and audit are lookup/service.py's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, allow
 from api.client_address import client_address
 from api.deps import LookupDep
+from api.invoice_view import invoice_page
+from api.lifespan import Clients
+from api.negotiation import representation
 from api.openapi import WITH_BODY, answer, operation
 from api.schemas import BuyerListing, InvoiceDocument, SellerListing, VerifyAnswer
 from lookup import public_check
@@ -32,7 +36,12 @@ ReaderDep = Annotated[Principal, Depends(allow("business", "officer", kind="look
 def _document_answer() -> dict[str, Any]:
     documented = answer("The invoice as stored, with its status", InvoiceDocument)
     signed = {"type": "string", "description": "An HDon's signed XML, as answered to the seller."}
-    documented["content"] = {"application/xml": {"schema": signed}}
+    view = {
+        "type": "string",
+        "description": "The invoice for people, printable on A4, with a QR code of its public "
+        "check (`Accept: text/html`, as browsers send it).",
+    }
+    documented["content"] = {"application/xml": {"schema": signed}, "text/html": {"schema": view}}
     return documented
 
 
@@ -52,7 +61,8 @@ async def invoice_by_code(
 ) -> Response:
     """For its seller, its buyer (by tax code) and officers (audited); anyone else gets the same
     404 as for an unknown code. `Accept: application/xml` gives an HDon's signed XML (406 for an
-    invoice submitted as JSON)."""
+    invoice submitted as JSON); `Accept: text/html` the invoice for people, printable on A4, with
+    a QR code of its public check. JSON is the default and wins a tie; errors are JSON."""
     document = await lookups.invoice_by_code(principal, code)
     return await _answer(document, request, lookups)
 
@@ -171,36 +181,15 @@ async def buyer_invoices(
 
 
 async def _answer(document: CachedDocument, request: Request, lookups: LookupService) -> Response:
-    """JSON, or the signed XML when the caller's Accept prefers XML (an HDon invoice only)."""
-    if prefers_xml(request.headers.get("accept", "")):
+    """JSON; the signed XML when the caller's Accept prefers XML (an HDon invoice only); the
+    readable view when it prefers HTML (api/negotiation.py)."""
+    chosen = representation(request.headers.get("accept", ""))
+    if chosen == "xml":
         return Response(await lookups.signed_xml(document), media_type="application/xml")
+    if chosen == "html":
+        clients: Clients = request.state.clients
+        return await invoice_page(document.document, clients.settings.lookup_page_url)
     return _json(document)
-
-
-_JSON_TYPES = ("application/json", "application/*", "*/*")
-_XML_TYPES = ("application/xml", "text/xml")
-
-
-def prefers_xml(accept: str) -> bool:
-    """Whether an Accept header ranks XML above JSON (RFC 9110 12.5.1: the highest q wins; JSON,
-    the default, wins a tie and an absent or unparsable header)."""
-    best_xml = best_json = 0.0
-    for item in accept.split(","):
-        media_type, *parameters = (part.strip() for part in item.split(";"))
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media_type = media_type.lower()
-        if media_type in _XML_TYPES:
-            best_xml = max(best_xml, quality)
-        elif media_type in _JSON_TYPES:
-            best_json = max(best_json, quality)
-    return best_xml > 0 and best_xml > best_json
 
 
 def _json(document: CachedDocument) -> Response:

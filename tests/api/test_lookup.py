@@ -475,7 +475,8 @@ async def test_the_page_says_what_is_wrong_with_a_number(
 
     assert page.status_code == 200
     assert 'role="alert"' in page.text
-    assert "the number is a whole number 1 to 99999999" in page.text
+    assert "Số hóa đơn là số nguyên từ 1 đến 99.999.999" in page.text
+    assert "The invoice number is a whole number from 1 to 99,999,999" in page.text
 
 
 async def test_a_buyer_lists_its_purchases_and_others_get_the_unknown_answer(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jwt
 from lxml import etree
 
-from api.lookup import prefers_xml
+from api.negotiation import representation
 from einvoice.config import Settings
 from einvoice.hdon.fields import hdon_of
 from einvoice.hdon.parse import DSIG, NAMESPACE
@@ -384,4 +384,4 @@ async def test_a_json_and_an_xml_invoice_under_one_number_conflict(
     ],
 )
 def test_accept_chooses_xml_only_when_it_ranks_above_json(accept: str, xml: bool) -> None:
-    assert prefers_xml(accept) is xml
+    assert (representation(accept) == "xml") is xml
