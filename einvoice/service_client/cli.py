@@ -16,7 +16,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from einvoice.config import PROJECT_ROOT, Settings
 
@@ -120,8 +119,9 @@ def _demo_submit(args: argparse.Namespace, settings: Settings) -> int:
         f"  token             {answer.token}\n"
         f"read it with the seller's API key (from {args.registry}):\n"
         f'  curl -H "Authorization: Bearer {seller.api_key}" {url}/v1/invoices/{answer.code}\n'
-        "check it on the public page (anyone holding the token):\n"
-        f"  {url}/?token={quote(answer.token, safe='')}"
+        "check it on the public page (anyone holding the token; its QR code is printed on the "
+        "invoice):\n"
+        f"  {answer.verify_url}"
     )
     return 0
 

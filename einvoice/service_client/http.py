@@ -84,6 +84,7 @@ class Submitted:
     authenticated_at: str
     invoice_hash: str
     token: str
+    verify_url: str  # the public page that checks it (the answer's, from EINVOICE_PUBLIC_URL)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class ServiceClient:
             body["authenticated_at"],
             body["invoice_hash"],
             body["token"],
+            body["verify_url"],
         )
 
     def submit_batch(self, body: bytes) -> str:
