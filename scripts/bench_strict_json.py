@@ -3,7 +3,8 @@
 Bodies: one submission of the 10-line sample invoice (about 3 KB, signed), and a batch of 10,000
 such lines read line by line as POST /v1/batches reads them. Rounds alternate between the
 baseline (orjson.loads alone) and the strict reading (orjson.loads, then the compiled walk);
-medians are reported, with the walk alone beside them.
+medians are reported, with the walk alone beside them, and the pure scan (what runs without the
+compiled core, einvoice/accelerator.py).
 
     .venv/bin/python scripts/bench_strict_json.py [--rounds 7]
 """
@@ -58,15 +59,21 @@ def main() -> None:
         for line in lines:
             first_duplicate_member(line)
 
+    def batch_pure() -> None:
+        for line in lines:
+            strict_json.first_duplicate_pure(line)
+
     cases: dict[str, Callable[[], object]] = {
         "invoice: orjson.loads": lambda: orjson.loads(body),
         "invoice: strict_json.loads": lambda: strict_json.loads(body),
         "invoice: first_duplicate_member": lambda: first_duplicate_member(body),
+        "invoice: first_duplicate_pure": lambda: strict_json.first_duplicate_pure(body),
     }
     batch_cases: dict[str, Callable[[], object]] = {
         "batch: orjson.loads per line": batch_orjson,
         "batch: strict_json.loads per line": batch_strict,
         "batch: first_duplicate_member per line": batch_walk,
+        "batch: first_duplicate_pure per line": batch_pure,
     }
     found: dict[str, list[float]] = {name: [] for name in [*cases, *batch_cases]}
     for _ in range(rounds):

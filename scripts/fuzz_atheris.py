@@ -132,7 +132,11 @@ def _xml(data: bytes) -> None:
             raise AssertionError(f"an uncatalogued code {error.details[0].code!r}") from error
         return
     reference_reading = invoice_of_reference(document)
-    compiled_reading = COMPILED_READER.read(document.data_canonical, document.namespace)
+    compiled_reading = (
+        None
+        if COMPILED_READER is None
+        else COMPILED_READER.read(document.data_canonical, document.namespace)
+    )
     if not document.has_comments and compiled_reading not in (None, reference_reading):
         raise AssertionError(f"the readers differ: {compiled_reading} {reference_reading}")
     parse_invoice(reference_reading, prefix="/invoice")

@@ -15,18 +15,20 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
-from einvoice_core import TokenSigner
 
 from einvoice.errors import shown
 from signing import jws, strict_json
 from signing.compiled import token_signer
+
+if TYPE_CHECKING:
+    from einvoice_core import TokenSigner
 
 _PREFIX = re.compile(r"[0-9A-F]{2}")
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
-from einvoice_core import CompiledKey
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail, shown
@@ -23,6 +22,9 @@ from einvoice.timezone import VIETNAM
 from signing import jws
 from signing.canonical import canonical_invoice_bytes
 from signing.compiled import compiled_seller_key
+
+if TYPE_CHECKING:
+    from einvoice_core import CompiledKey
 
 MIN_RSA_BITS = 2048
 

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import xmlsec
 from cryptography import x509
@@ -38,13 +39,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from einvoice_core import TokenSigner
 from lxml import etree
 
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.hdon.parse import DSIG, HDonDocument
 from einvoice.timezone import VIETNAM
+
+if TYPE_CHECKING:
+    from einvoice_core import TokenSigner
 
 MIN_RSA_BITS = 2048
 # References a seller's signature may carry beside DLHDon's, to its own Objects (signing time).

@@ -15,13 +15,15 @@ SignedInfo's, independent of where it sits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.parsers import expat
-
-from einvoice_core import TokenSigner
 
 from einvoice.hdon.parse import HDonDocument, MalformedXml
 from signing.authority import AuthorityKey
 from signing.xml_signature import element_digest, sign_references
+
+if TYPE_CHECKING:
+    from einvoice_core import TokenSigner
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
-import einvoice_core
-
+from einvoice.accelerator import core
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.hdon.answer import coded_hdon
@@ -66,8 +65,11 @@ def authenticate_xml(
         )
     raw_invoice = invoice_of(document)
     # The compiled rules first, as for JSON (einvoice/invoice/authenticate.py): canonical bytes
-    # when the invoice is certainly valid; otherwise the reference rules decide and explain.
-    canonical = einvoice_core.check_invoice(raw_invoice, now.timestamp())
+    # when the invoice is certainly valid; otherwise (or without the compiled core,
+    # einvoice/accelerator.py) the reference rules decide and explain.
+    canonical: bytes | None = (
+        None if core is None else core.check_invoice(raw_invoice, now.timestamp())
+    )
     errors: list[ErrorDetail] = []
     if canonical is not None:
         invoice = cast(Invoice, raw_invoice)

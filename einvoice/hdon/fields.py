@@ -10,12 +10,15 @@ signed XML, which the hash covers. An empty element counts as absent, as the for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import einvoice_core
 from lxml import etree
 
+from einvoice.accelerator import core
 from einvoice.hdon.parse import HDonDocument
+
+if TYPE_CHECKING:
+    from einvoice_core import DataReader
 
 Kind = Literal["text", "integer", "rate", "relation"]
 
@@ -125,19 +128,30 @@ GROUPS = (
     ),
 )
 _GROUPS = {group.key: group for group in GROUPS}
-# The table for the compiled reader (core/src/hdon.rs): the header first, then the groups in order.
-COMPILED_READER = einvoice_core.DataReader(
-    [
-        (
-            group.key,
-            group.key == "by_rate",
-            group.element.split("/"),
-            group.repeated,
-            [(field.name, field.element.split("/"), field.kind) for field in group.fields],
-        )
-        for group in (HEADER, *GROUPS)
-    ]
-)
+
+
+def _compiled_reader() -> DataReader | None:
+    """The compiled reader (core/src/hdon.rs) of the table, the header first, then the groups in
+    order; None without the compiled core (einvoice/accelerator.py), where the lxml reader reads
+    every document."""
+    if core is None:
+        return None
+    reader: DataReader = core.DataReader(
+        [
+            (
+                group.key,
+                group.key == "by_rate",
+                group.element.split("/"),
+                group.repeated,
+                [(field.name, field.element.split("/"), field.kind) for field in group.fields],
+            )
+            for group in (HEADER, *GROUPS)
+        ]
+    )
+    return reader
+
+
+COMPILED_READER = _compiled_reader()
 _RELATIONS = {"1": "replaces", "2": "adjusts"}
 DATA_PATH = "/HDon/DLHDon"
 
@@ -147,7 +161,8 @@ def invoice_of(document: HDonDocument) -> dict[str, Any]:
     by the compiled reader from DLHDon's C14N bytes, which the hash needs anyway (about a tenth
     of the time, scripts/bench_xml.py), else by `invoice_of_reference`; the differential tests
     (tests/einvoice/hdon/test_fields_compiled.py) hold the two together."""
-    if not document.has_comments:  # C14N drops comments, where lxml's `.text` stops at one
+    # C14N drops comments, where lxml's `.text` stops at one.
+    if COMPILED_READER is not None and not document.has_comments:
         read = COMPILED_READER.read(document.data_canonical, document.namespace)
         if read is not None:
             return read

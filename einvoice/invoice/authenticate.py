@@ -5,7 +5,8 @@ Two implementations give the same answers. The reference one below, in Python, i
 it collects and explains every failure. The compiled core (`einvoice_core`, docs/signing.md)
 takes the common case, a valid invoice, about 3 times faster; whenever it is not certain (any
 failure, or a case it leaves alone) it steps aside and the reference decides. Differential tests
-(tests/einvoice/invoice/test_compiled.py) hold the two together.
+(tests/einvoice/invoice/test_compiled.py) hold the two together. Without the core (not
+installed, or EINVOICE_PURE=1: einvoice/accelerator.py) the reference decides every invoice.
 
 Order: structure first (the rules need a well-formed invoice); then every business rule and the
 seller's signature, all failures collected; only an invoice without any failure gets a code and
@@ -19,8 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import einvoice_core
-
+from einvoice.accelerator import core
 from einvoice.error_codes import ErrorCode
 from einvoice.errors import ErrorDetail
 from einvoice.invoice.model import Invoice
@@ -72,8 +72,9 @@ def authenticate(
     now: dt.datetime,
 ) -> Authenticated | Rejected:
     signer = authority.keyring.token_signer
-    if signer is not None:
-        fast = einvoice_core.authenticate(
+    # A token signer exists only with the compiled core (signing/compiled.py).
+    if signer is not None and core is not None:
+        fast: tuple[bytes, str, str, bool, str] | None = core.authenticate(
             raw_invoice,
             signature,
             keys_for_seller,

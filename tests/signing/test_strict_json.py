@@ -1,6 +1,7 @@
-"""Strict JSON (signing/strict_json.py) and the compiled scan for repeated member names
-(core/src/ijson.rs) against a reference in Python: the standard library's parser keeping every
-member (`object_pairs_hook`), walked in document order."""
+"""Strict JSON (signing/strict_json.py) and both scans for repeated member names, the compiled one
+(core/src/ijson.rs) and the pure one (`strict_json.first_duplicate_pure`, what runs without the
+core), against a reference in Python: the standard library's parser keeping every member
+(`object_pairs_hook`), walked in document order, written here apart from either."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from hypothesis import strategies as st
 
 from einvoice.invoice.samples import sample_invoice
 from signing import strict_json
+
+# Both scans answer alike: the service uses the compiled one where the core is there.
+SCANS = [einvoice_core.first_duplicate_member, strict_json.first_duplicate_pure]
 
 
 class _Pairs(list[tuple[str, Any]]):
@@ -108,7 +112,7 @@ def test_the_scan_finds_the_references_first_repeated_name(tree: Any, rng: rando
     text = _text(tree, rng).encode()
     expected = reference_first_duplicate(text)
 
-    assert einvoice_core.first_duplicate_member(text) == expected
+    assert [scan(text) for scan in SCANS] == [expected, expected]
     if expected is None:
         assert strict_json.loads(text) == orjson.loads(text)
     else:
@@ -136,11 +140,13 @@ def test_broken_text_never_crashes_and_what_orjson_reads_agrees(
     try:
         orjson.loads(broken)
     except orjson.JSONDecodeError:
-        # Not JSON: the scan may say anything (the service never asks it), but it answers.
+        # Not JSON: the compiled scan may say anything (the service never asks it), but it
+        # answers.
         with contextlib.suppress(ValueError):
             einvoice_core.first_duplicate_member(broken)
         return
-    assert einvoice_core.first_duplicate_member(broken) == reference_first_duplicate(broken)
+    expected = reference_first_duplicate(broken)
+    assert [scan(broken) for scan in SCANS] == [expected, expected]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +164,7 @@ def test_broken_text_never_crashes_and_what_orjson_reads_agrees(
 )
 def test_examples(text: bytes, pointer: str | None) -> None:
     assert reference_first_duplicate(text) == pointer
-    assert einvoice_core.first_duplicate_member(text) == pointer
+    assert [scan(text) for scan in SCANS] == [pointer, pointer]
 
 
 def test_the_error_names_the_member() -> None:
@@ -175,8 +181,9 @@ def test_an_object_with_many_names_takes_linear_time_and_is_still_checked() -> N
     unique = ("{" + ",".join(names) + "}").encode()
     repeated = ("{" + ",".join(names) + ',"n99999":0}').encode()
 
-    assert einvoice_core.first_duplicate_member(unique) is None
-    assert einvoice_core.first_duplicate_member(repeated) == "/n99999"
+    for scan in SCANS:
+        assert scan(unique) is None
+        assert scan(repeated) == "/n99999"
 
 
 def test_nesting_is_bounded() -> None:
@@ -188,6 +195,42 @@ def test_nesting_is_bounded() -> None:
         strict_json.loads(too_deep)
     # A submission is 5 levels deep: far from it.
     assert strict_json.loads(orjson.dumps({"invoice": sample_invoice()}))
+
+
+def _nested(depth: int, inner: bytes = b"0") -> bytes:
+    """`depth` containers, arrays and objects in turn, around `inner`."""
+    text = inner
+    for level in range(depth):
+        text = b"[ " + text + b"]" if level % 2 else b'{"k" :' + text + b"}"
+    return text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _nested(64),
+        _nested(65),
+        _nested(200),
+        _nested(1024),  # orjson's own limit, deeper than the standard library's parser goes
+        b'{"a":1,"a":' + _nested(1000) + b"}",  # the repeat comes first
+        b'{"a":' + _nested(1000) + b',"a":1}',  # too deep comes first
+        b'[{"a":1,"b":' + _nested(70) + b',"a":2}]',
+        b'["[[[[\\"", {"x":' + _nested(66, b'"]]}}"') + b',"x":1}]',  # brackets in strings
+        b'[{"x":[' + b"[" * 61 + b"]" * 61 + b'], "x":0}]',  # 64 deep exactly, then a repeat
+        b'[{"x":[' + b"[" * 62 + b"]" * 62 + b'], "x":0}]',  # 65 deep before the repeat
+        b'{"a":1,"a":' + _nested(200) + b"}",
+    ],
+)
+def test_both_scans_stop_at_the_same_place_when_nesting_goes_too_deep(text: bytes) -> None:
+    orjson.loads(text)  # what the service reads before it scans
+    answers: list[str | None] = []
+    for scan in SCANS:
+        try:
+            answers.append(scan(text))
+        except ValueError as error:
+            answers.append(f"error: {error}")
+
+    assert answers[0] == answers[1]
 
 
 @pytest.mark.parametrize("text", [b"", b"{", b'{"a":1,}', b"[1] [2]", b"\xef\xbb\xbf{}", b"1e400"])

@@ -21,10 +21,14 @@ from einvoice.hdon.fields import (
 from einvoice.hdon.parse import NAMESPACE, MalformedXml, parse_hdon
 from einvoice.invoice.samples import sample_invoice
 from tests.einvoice.hdon.support import ISSUED, TAX_CODE, invoice
+from tests.support import compiled_core
+
+pytestmark = compiled_core
 
 
 def _both(body: bytes) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     document = parse_hdon(body)
+    assert COMPILED_READER is not None
     compiled = COMPILED_READER.read(document.data_canonical, document.namespace)
     return compiled, invoice_of_reference(document)
 

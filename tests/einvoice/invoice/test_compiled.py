@@ -39,6 +39,9 @@ from signing.seller import SellerKey, sign_invoice
 from tests.einvoice.invoice.strategies import invoices, totals_from_lines
 from tests.einvoice.invoice.support import problems
 from tests.signing.keys import ALGORITHMS, ISSUER, private_key, seller_key
+from tests.support import compiled_core
+
+pytestmark = compiled_core
 
 NOW = dt.datetime(2025, 6, 20, 3, 0, tzinfo=dt.UTC)
 AUTHORITY = Authority(
