@@ -11,12 +11,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 ENV PATH=/root/.cargo/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
+# The compiled core: optional (the service runs the pure path without it, einvoice/accelerator.py),
+# built here for its speed. It has no dependencies.
 COPY core core
-RUN /opt/venv/bin/pip install ./core
-# Dependencies first, so a code change does not reinstall them.
+RUN /opt/venv/bin/pip install --no-deps ./core
+# Dependencies next, so a code change does not reinstall them: the whole runtime tree from the
+# lock (scripts/lock), each file checked against its hash.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
-RUN mkdir einvoice && touch einvoice/__init__.py \
- && /opt/venv/bin/pip install . && /opt/venv/bin/pip uninstall -y einvoice
 COPY einvoice einvoice
 COPY api api
 COPY signing signing
@@ -24,7 +27,9 @@ COPY storage storage
 COPY lookup lookup
 COPY loadtest loadtest
 COPY ingest ingest
-RUN /opt/venv/bin/pip install --no-deps .
+# The project without dependencies: the lock installed them all (tests/test_dependencies.py holds
+# the lock to pyproject.toml).
+RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check
 
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin einvoice \
