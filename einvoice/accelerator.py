@@ -48,5 +48,6 @@ core: ModuleType | None = _load()
 
 
 def implementation() -> str:
-    """Which implementation runs: "compiled" or "pure" (for the CLI, logs and tests)."""
+    """Which implementation runs, "compiled" or "pure": every process's start-up log says it
+    (einvoice/runtime.py)."""
     return "pure" if core is None else "compiled"

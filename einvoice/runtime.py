@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 import asyncpg
 import redis.asyncio as redis
 
+from einvoice.accelerator import implementation
 from einvoice.authority_keys import load_keyring
 from einvoice.changes import InvoiceChanges
 from einvoice.config import Settings
@@ -137,7 +138,11 @@ async def open_runtime(
             registry_cache=registry_cache,
             changes=changes,
         )
-        log.info("runtime ready: cassandra keyspace %s", cassandra.keyspace)
+        log.info(
+            "runtime ready: cassandra keyspace %s, the %s implementation (einvoice/accelerator.py)",
+            cassandra.keyspace,
+            implementation(),
+        )
         settle_after_startup()  # garbage-collector settings (einvoice/memory.py)
         yield Runtime(
             settings=settings,
