@@ -157,10 +157,6 @@ class StoredInvoice:
     state: InvoiceState = UNCHANGED  # what happened to it since (einvoice/lifecycle.py)
     original_code: str | None = None  # a correction: the invoice it corrects
 
-    @property
-    def status(self) -> str:
-        return self.state.status
-
 
 @dataclass(frozen=True)
 class IndexedAs:
