@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     generate = key_commands.add_parser("generate", help="write a new ES256 signing key")
     generate.add_argument("--kid", required=True, help="the key id, e.g. cqt-2026-01")
     generate.add_argument("--dir", type=Path, help="folder (default EINVOICE_AUTHORITY_KEYS_DIR)")
+    generate.add_argument(
+        "--valid-days",
+        type=int,
+        metavar="N",
+        help="also write <kid>.crt, a self-signed certificate valid from now for N days",
+    )
     generate.set_defaults(handler=_generate_authority_key)
 
     from einvoice.registry.cli import register
@@ -116,10 +122,12 @@ def _generate_authority_key(args: argparse.Namespace, settings: Settings) -> int
     from einvoice.authority_keys import generate_key_file
 
     try:
-        path = generate_key_file(args.dir or settings.authority_keys_dir, args.kid)
+        path = generate_key_file(args.dir or settings.authority_keys_dir, args.kid, args.valid_days)
     except (FileExistsError, ValueError) as error:
         print(f"einvoice authority-key generate: {error}", file=sys.stderr)
         return 1
+    if args.valid_days is not None:
+        print(f"wrote {path.with_suffix('.crt')} (mode 0600), valid {args.valid_days} days.")
     print(
         f"wrote {path} (mode 0600). The only key in its folder signs; with several, "
         f"EINVOICE_AUTHORITY_ACTIVE_KID={args.kid} makes it the one."

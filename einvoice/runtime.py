@@ -23,7 +23,7 @@ import asyncpg
 import redis.asyncio as redis
 
 from einvoice.accelerator import implementation
-from einvoice.authority_keys import load_keyring
+from einvoice.authority_keys import load_keyring, record_expiry
 from einvoice.changes import InvoiceChanges
 from einvoice.config import Settings
 from einvoice.invoice.authenticate import Authority
@@ -101,6 +101,7 @@ async def open_runtime(
         keyring = await asyncio.to_thread(
             load_keyring, settings.authority_keys_dir, settings.authority_active_kid
         )
+        record_expiry(keyring)  # the key-expiry gauge, and a warning for an expired active key
         authority = Authority(
             keyring, check_code_prefix(settings.code_prefix), settings.token_issuer
         )

@@ -4,6 +4,8 @@ Codes need no coordination between nodes: a 2-character issuer prefix configured
 32 hex digits of a 128-bit random value. Tokens are compact JWS (ES256 by default) whose claims
 say what was authenticated; anyone verifies them offline with the published JWK Set. Several
 authority keys may be loaded: one signs, retired ones stay published so old tokens still verify.
+Each key has one X.509 certificate (the JWKS's `x5c`, the XML signature's KeyInfo): one given
+beside the key (e.g. from the authority's CA), else one derived from the key, valid until 2100.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ class AuthorityKey:
     # authority's XML signatures, so one key serves tokens and XML.
     certificate: x509.Certificate
 
+    @property
+    def not_after(self) -> dt.datetime:
+        """When the key's certificate expires (UTC): what the key-expiry alert watches."""
+        return self.certificate.not_valid_after_utc
+
     def __repr__(self) -> str:  # never print key material
         return f"AuthorityKey(kid={self.kid!r}, alg={self.alg!r})"
 
@@ -108,8 +115,19 @@ class AuthorityKeyRing:
         )
 
     @classmethod
-    def from_pems(cls, pems: Mapping[str, bytes], active_kid: str) -> AuthorityKeyRing:
-        """Keys from PEM-encoded private keys by kid (reading the files is the caller's job)."""
+    def from_pems(
+        cls,
+        pems: Mapping[str, bytes],
+        active_kid: str,
+        certificates: Mapping[str, bytes] | None = None,
+    ) -> AuthorityKeyRing:
+        """Keys from PEM-encoded private keys by kid, each with its PEM certificate when
+        `certificates` has one, else the derived one (reading the files is the caller's job)."""
+        certificates = certificates or {}
+        if orphans := sorted(set(certificates) - set(pems)):
+            # Refused rather than ignored: a misnamed certificate would leave its key on the
+            # derived one, whose expiry (2100) no alert would ever see.
+            raise ValueError(f"certificates without a private key: {', '.join(orphans)}")
         keys = {}
         for kid, pem in pems.items():
             if not _KID.fullmatch(kid):
@@ -124,7 +142,7 @@ class AuthorityKeyRing:
                 alg,
                 private_key,  # type: ignore[arg-type]
                 jws.b64url_encode(header),
-                authority_certificate(kid, private_key),  # type: ignore[arg-type]
+                _key_certificate(kid, private_key, certificates.get(kid)),  # type: ignore[arg-type]
             )
         return cls(keys, active_kid)
 
@@ -192,21 +210,79 @@ def _public_jwk(key: AuthorityKey) -> dict[str, Any]:
     return {"kid": key.kid, "alg": key.alg, "use": "sig", **jws.public_jwk(public), "x5c": x5c}
 
 
-# Fixed, so that every process derives the same certificate from the same key (the validity of
-# the authority's key is its presence in the key folder, docs/signing.md).
+# Fixed, so that every process derives the same certificate from the same key (without a
+# certificate beside it, the validity of an authority key is its presence in the key folder,
+# docs/signing.md).
 _CERTIFICATE_NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 _CERTIFICATE_NOT_AFTER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
 def authority_certificate(kid: str, private_key: jws.PrivateKey) -> x509.Certificate:
-    """The authority key's self-signed certificate, the same bytes in every process: its serial
-    comes from the public key, its dates are fixed and ECDSA signs deterministically (RFC 6979;
-    Ed25519 and RSA PKCS#1 v1.5 are deterministic already). A certificate from a CA is the
-    extension point: it would be loaded beside the key instead."""
-    public_der = private_key.public_key().public_bytes(
+    """The authority key's derived self-signed certificate, the same bytes in every process: its
+    serial comes from the public key, its dates are fixed and ECDSA signs deterministically
+    (RFC 6979; Ed25519 and RSA PKCS#1 v1.5 are deterministic already). Used when no certificate
+    is given beside the key."""
+    serial = int.from_bytes(hashlib.sha256(_public_der(private_key)).digest()[:16], "big") >> 1
+    return _self_signed(
+        kid, private_key, serial or 1, _CERTIFICATE_NOT_BEFORE, _CERTIFICATE_NOT_AFTER
+    )
+
+
+def dated_certificate(
+    kid: str, private_key: jws.PrivateKey, not_before: dt.datetime, days: int
+) -> x509.Certificate:
+    """A self-signed certificate valid `days` days from `not_before`, for `einvoice authority-key
+    generate --valid-days`: it gives the key an expiry that operators watch and rotate before.
+    A random serial: it must not repeat the derived certificate's, which has the same issuer."""
+    if days < 1:
+        raise ValueError(f"a certificate is valid for at least 1 day, not {days}")
+    not_before = not_before.replace(microsecond=0)  # X.509 times are whole seconds
+    not_after = not_before + dt.timedelta(days=days)
+    return _self_signed(kid, private_key, x509.random_serial_number(), not_before, not_after)
+
+
+def _key_certificate(kid: str, private_key: jws.PrivateKey, pem: bytes | None) -> x509.Certificate:
+    """The certificate given for a key (one PEM certificate, of this key's public key), or the
+    derived one when none is."""
+    if pem is None:
+        return authority_certificate(kid, private_key)
+    try:
+        certificates = x509.load_pem_x509_certificates(pem)
+    except ValueError as error:
+        raise ValueError(
+            f"the certificate of authority key {kid} is not a PEM X.509 certificate: {error}"
+        ) from None
+    if len(certificates) != 1:
+        # x5c and KeyInfo carry the key's own certificate; a chain would need its order checked.
+        raise ValueError(
+            f"the certificate file of authority key {kid} holds {len(certificates)} "
+            "certificates: give the key's certificate only"
+        )
+    (certificate,) = certificates
+    certified = certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    serial = int.from_bytes(hashlib.sha256(public_der).digest()[:16], "big") >> 1
+    if certified != _public_der(private_key):
+        raise ValueError(
+            f"the certificate of authority key {kid} is for another public key "
+            f"(subject {certificate.subject.rfc4514_string()})"
+        )
+    return certificate
+
+
+def _public_der(private_key: jws.PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _self_signed(
+    kid: str,
+    private_key: jws.PrivateKey,
+    serial: int,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "e-invoice authentication service"),
@@ -218,9 +294,9 @@ def authority_certificate(kid: str, private_key: jws.PrivateKey) -> x509.Certifi
         .subject_name(name)
         .issuer_name(name)
         .public_key(private_key.public_key())
-        .serial_number(serial or 1)
-        .not_valid_before(_CERTIFICATE_NOT_BEFORE)
-        .not_valid_after(_CERTIFICATE_NOT_AFTER)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
     )
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return builder.sign(private_key, None)
