@@ -28,6 +28,7 @@ from einvoice.error_codes import ErrorCode
 from einvoice.errors import Forbidden, Unauthenticated
 from einvoice.registry.api_keys import DUMMY_HASH, secret_matches, split_api_key
 from einvoice.registry.cache import Client
+from einvoice.request_context import current as current_request
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ def allow(*roles: str, kind: str) -> Callable[[Request], Coroutine[Any, Any, Pri
     async def check(request: Request) -> Principal:
         clients: Clients = request.state.clients
         principal = await authenticated(request, clients)
+        context = current_request.get()
+        if context is not None:  # the request's log lines name who made it (never the key)
+            context.client_id = str(principal.client_id)
+            context.seller = principal.tax_code
         if principal.role not in roles:
             raise Forbidden(
                 f"this needs the role {' or '.join(roles)}", code=ErrorCode.ROLE_FORBIDDEN

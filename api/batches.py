@@ -40,6 +40,7 @@ from einvoice.errors import (
 )
 from einvoice.hdon.fields import SELLER_PATH, seller_tax_code
 from einvoice.hdon.parse import MalformedXml, parse_hdon
+from einvoice.request_context import request_id as current_request_id
 from einvoice.submission import NOT_ACTIVE, NOT_ACTIVE_MESSAGE
 from lookup.access import is_officer
 from signing import strict_json
@@ -102,14 +103,22 @@ async def submit_batch(request: Request, principal: SubmitterDep, clients: Clien
         _checked_lines, body, principal.tax_code, settings.batch_max_lines
     )
     batch_id = uuid.uuid1()
+    # The batch keeps this request's id: its status, its results and the worker's log lines for
+    # it carry the id the business was answered (api/observe.py sets it).
+    request_id = current_request_id()
     await clients.batches.save(
-        batch_id, principal.tax_code, str(principal.client_id), lines, dt.datetime.now(dt.UTC)
+        batch_id,
+        principal.tax_code,
+        str(principal.client_id),
+        lines,
+        dt.datetime.now(dt.UTC),
+        request_id,
     )
     # Stored already: if Redis cannot take it now, a worker's recovery scan queues it later.
     with contextlib.suppress(redis.RedisError):
         await clients.batch_queue.enqueue(batch_id)
     return Response(
-        orjson.dumps({"batch_id": str(batch_id), "count": len(lines)}),
+        orjson.dumps({"batch_id": str(batch_id), "count": len(lines), "request_id": request_id}),
         status_code=202,
         media_type="application/json",
         headers={"Location": f"/v1/batches/{batch_id}"},
@@ -134,6 +143,7 @@ async def batch_status(batch_id: str, principal: ReaderDep, clients: ClientsDep)
         "authenticated": counts[0],
         "rejected": counts[1],
         "duplicates": counts[2],
+        "request_id": batch.request_id,
     }
 
 
@@ -163,6 +173,8 @@ async def batch_results(
             page = await clients.batches.results(batch.batch_id, next_line, 1000)
             for result in page:
                 item: dict[str, Any] = {"index": result.line, "status": result.status}
+                if batch.request_id is not None:
+                    item["request_id"] = batch.request_id
                 if result.code:
                     item["code"] = result.code
                 if result.token:

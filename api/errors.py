@@ -1,4 +1,6 @@
-"""Turning every error into the one JSON shape: {"errors": [{"code", "field"?, "message"}]}.
+"""Turning every error into the one JSON shape:
+{"errors": [{"code", "field"?, "message"}], "request_id"}, the request id being the one answered
+in X-Request-ID (api/observe.py), so that a caller can quote it.
 
 ServiceError subclasses carry their own status and code. Framework errors (unknown route, wrong
 method, request validation) are mapped to codes of ours. A database or cache that does not answer
@@ -34,6 +36,7 @@ from einvoice.errors import (
     NotFound,
     ServiceError,
 )
+from einvoice.request_context import request_id as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,10 @@ def error_response(error: ServiceError) -> Response:
     headers = dict(error.headers)
     if error.retry_after_s:
         headers["Retry-After"] = str(error.retry_after_s)
-    body = {"errors": [detail.as_json() for detail in error.details]}
+    body: dict[str, object] = {"errors": [detail.as_json() for detail in error.details]}
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     return Response(
         orjson.dumps(body), status_code=error.status, media_type="application/json", headers=headers
     )
@@ -117,9 +123,18 @@ async def _backend_unavailable(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
-    if any(isinstance(error, kinds) for _, kinds in _TRANSIENT):  # raised outside the router
-        return await _backend_unavailable(request, error)
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return unexpected_error_response(error, request.method, request.url.path)
+
+
+def unexpected_error_response(error: Exception, method: str, path: str) -> Response:
+    """The answer to an exception no handler took: 503 for a backend outage raised outside the
+    router, else a bug, logged with its traceback and answered 500 with no details."""
+    for backend, kinds in _TRANSIENT:
+        if isinstance(error, kinds):
+            BACKEND_ERRORS.labels(backend).inc()
+            log.warning("%s unavailable: %s", backend, error)
+            return error_response(BackendUnavailable(f"{backend} is unavailable; retry later"))
+    log.error("unhandled error on %s %s", method, path, exc_info=error)
     return error_response(InternalError("internal error"))
 
 

@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 BACKEND_UP = Gauge(
-    "einvoice_backend_up", "1 when the backend answered the last readiness probe", ["backend"]
+    "einvoice_backend_up",
+    "1 when the backend answered the last readiness probe",
+    ["backend"],
+    multiprocess_mode="livemostrecent",  # the last probe of any of the API's processes
 )
 
 OK = "ok"

@@ -45,6 +45,9 @@ class Error(_Shape):
     """Every error answer, 4xx and 5xx: one or more errors, each with a stable code."""
 
     errors: list[ErrorItem] = Field(min_length=1)
+    request_id: str = Field(
+        description="The request's id, as answered in X-Request-ID: quote it to the operator."
+    )
     existing: ExistingInvoice | None = Field(
         default=None, description="INVOICE_NUMBER_USED: the invoice that holds the number."
     )
@@ -145,6 +148,7 @@ class VerifyAnswer(_Shape):
 class BatchAccepted(_Shape):
     batch_id: str
     count: int = Field(description="Lines accepted.")
+    request_id: str = Field(description="This request's id, kept with the batch.")
 
 
 class BatchStatus(_Shape):
@@ -154,6 +158,9 @@ class BatchStatus(_Shape):
     authenticated: int
     rejected: int
     duplicates: int
+    request_id: str | None = Field(
+        description="The id of the request that submitted the batch (null before 2026-12)."
+    )
 
 
 class BatchResultLine(_Shape):
@@ -161,6 +168,9 @@ class BatchResultLine(_Shape):
 
     index: int
     status: Literal["authenticated", "duplicate", "rejected"]
+    request_id: str | None = Field(
+        default=None, description="The id of the request that submitted the batch."
+    )
     code: str | None = None
     token: str | None = None
     errors: list[ErrorItem] | None = None

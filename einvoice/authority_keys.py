@@ -103,7 +103,10 @@ def load_keyring(folder: Path, active_kid: str | None) -> AuthorityKeyRing:
 def record_expiry(keyring: AuthorityKeyRing, now: dt.datetime | None = None) -> None:
     """Publish each key's not-after (KEY_NOT_AFTER) and warn when the active key's certificate
     has expired. Called once by the runtime, after loading the ring."""
-    KEY_NOT_AFTER.clear()  # this process's ring only, should it be opened again
+    # This process's ring only, should it be opened again; in the API's multiprocess mode
+    # (einvoice/metrics_server.py) a process opens it once, and clearing is not supported there.
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        KEY_NOT_AFTER.clear()
     for key in keyring.keys.values():
         role = "active" if key is keyring.active else "retired"
         KEY_NOT_AFTER.labels(kid=key.kid, role=role).set(key.not_after.timestamp())

@@ -73,11 +73,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from einvoice import logs, metrics_server
+
+    # Before granian starts its workers, so that they and this process share the samples' folder
+    # (einvoice/metrics_server.py); before anything here imports prometheus_client.
+    metrics_server.use_multiprocess_dir()
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        metrics_server.serve(settings)
+    except OSError as error:
+        print(
+            f"einvoice serve: cannot serve metrics on {settings.metrics_host}:"
+            f"{settings.metrics_port} ({error}); set EINVOICE_METRICS_PORT (0 turns them off)",
+            file=sys.stderr,
+        )
+        return 1
     # granian, not uvicorn: 1.4x the requests per second on a bare endpoint here, with a lower
     # p99 (docs/asgi-server.md).
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
+    from granian.log import LogLevels
 
     # Limits and timeouts chosen on purpose; docs/security.md says why each value.
     Granian(
@@ -106,8 +122,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             max_buffer_size=64 * 1024,
         ),
         respawn_failed_workers=True,
-        # Our own middleware counts and times every request (Prometheus); no access log lines.
+        # Our own middleware writes the access log (api/observe.py), with the request id, route
+        # template and client that granian's cannot know; granian's own lines in our format.
         log_access=False,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_dictconfig=logs.granian_config(settings.log_format, settings.log_level),
     ).serve()
     return 0
 

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     batch_body_read_timeout_s: float = Field(default=60.0, gt=0)
     batch_deadline_s: float = Field(default=120.0, gt=0)
 
+    # Prometheus metrics, on their own port (einvoice/metrics_server.py): the API's processes
+    # together, or one batch worker. Two processes on one machine need two ports (`scripts/start`
+    # gives worker n the port + n); 0 turns them off. Loopback by default: open it to the scraper.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+
+    # Logs (einvoice/logs.py): JSON lines on stderr, or `text` for a terminal; the API's access
+    # log, one line per request (api/observe.py), is on unless turned off here.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+
     # Cassandra.
     cassandra_hosts: str = "127.0.0.1"  # comma-separated contact points
     cassandra_port: int = Field(default=9042, ge=1, le=65535)
@@ -121,8 +133,6 @@ class Settings(BaseSettings):
     # A batch whose processing raised this many times (backend outages not counted) is marked
     # `failed` instead of being retried for ever.
     batch_max_attempts: int = Field(default=5, ge=1)
-    # Where `einvoice worker` serves its Prometheus metrics (0: not at all).
-    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # Readiness probes give each backend this long to answer.
     readiness_timeout_s: float = Field(default=2.0, gt=0)

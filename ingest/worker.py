@@ -35,9 +35,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import redis.asyncio as redis
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
+from einvoice import logs, metrics_server
 from einvoice.config import Settings
+from einvoice.request_context import RequestContext, new_request_id
+from einvoice.request_context import current as current_request
 from einvoice.runtime import open_runtime
 from ingest.lease import holding
 from ingest.outage import Backoff, is_outage
@@ -69,6 +72,11 @@ QUEUE_PENDING = Gauge(
     "einvoice_batch_consumer_lag", "Batches delivered to workers and not yet acknowledged"
 )
 OLDEST_AGE = Gauge("einvoice_batch_oldest_age_seconds", "Age of the oldest unfinished batch")
+HEARTBEAT = Gauge(
+    "einvoice_worker_heartbeat_timestamp_seconds",
+    "When this worker's loop last turned or finished a step of a batch (Unix time): a worker "
+    "that answers scrapes but stopped turning is stuck",
+)
 ATTEMPTS_FAILED = Counter(
     "einvoice_batch_attempts_failed_total",
     "Attempts at processing a batch that raised (outages not counted)",
@@ -127,6 +135,7 @@ class Worker:
     async def _loop(self) -> None:
         next_rescan = time.monotonic() + self.rescan_every_s
         while not self.stopping.is_set():
+            HEARTBEAT.set_to_current_time()
             self._troubled = False
             async with self._surviving("ensure_queue"):
                 await self._ensure_queue()
@@ -201,9 +210,17 @@ class Worker:
     async def _attempt(self, message_id: str, batch_id: uuid.UUID) -> None:
         """Process one message, holding it meanwhile; acknowledge it once the batch is done."""
         renew_every_s = self.settings.batch_claim_idle_s / 3
+        # Every log line of this attempt carries the submitting request's id (once the batch is
+        # read; a new id for a batch submitted before schema 10) and the batch id.
+        context = RequestContext(new_request_id())
+        token = current_request.set(context)
         try:
             async with holding(self.queue, self.name, message_id, batch_id, renew_every_s):
                 batch = await self.batches.get(batch_id)
+                if batch is not None:
+                    context.request_id = batch.request_id or context.request_id
+                    context.client_id = batch.client_id
+                    context.seller = batch.seller_tax_code
                 # Marked failed already (queued again by a recovery): nothing more to do.
                 if batch is None or batch.status != "failed":
                     await self.process(batch_id)
@@ -216,6 +233,8 @@ class Worker:
             log.warning("batch %s: a backend is unavailable (%r); left for later", batch_id, error)
             await self._pause()
             return
+        finally:
+            current_request.reset(token)
         async with self._surviving("done"):
             await self.queue.done(message_id, batch_id)
 
@@ -283,6 +302,7 @@ class Worker:
         # Two steps in flight: the next step's lines are authenticated (CPU) while this one's
         # claims and rows are on their way to Cassandra, so a worker keeps its core busy.
         async def finish(task: asyncio.Task[list[LineResult]]) -> None:
+            HEARTBEAT.set_to_current_time()
             for result in await task:
                 _LINES[result.status].inc()
                 counts[result.status] += 1
@@ -306,13 +326,26 @@ class Worker:
             batch_id, counts["authenticated"], counts["rejected"], counts["duplicate"]
         )
         lap("complete")
+        log.info(
+            "batch %s completed",
+            batch_id,
+            extra={"batch_id": str(batch_id), "lines": len(lines), **counts},
+        )
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        metrics_server.serve(settings)
+    except OSError as error:
+        log.error(
+            "cannot serve metrics on %s:%d (%s): give each worker on a machine its own "
+            "EINVOICE_METRICS_PORT (0 turns them off)",
+            settings.metrics_host,
+            settings.metrics_port,
+            error,
+        )
+        return 1
 
     async def main() -> None:
         worker = Worker(settings)

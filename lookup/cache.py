@@ -43,7 +43,12 @@ _SEPARATOR = b"\x1f"
 
 CACHE_WRITES = Counter("einvoice_cache_writes_total", "Lookup-cache writes", ["result"])
 CACHE_READS = Counter("einvoice_cache_reads_total", "Lookup-cache reads", ["result"])
-CACHE_UP = Gauge("einvoice_cache_available", "1 while the lookup cache answers, 0 when it fails")
+# The API's processes together (einvoice/metrics_server.py): the most recent word of any of them.
+CACHE_UP = Gauge(
+    "einvoice_cache_available",
+    "1 while the lookup cache answers, 0 when it fails",
+    multiprocess_mode="livemostrecent",
+)
 # Label children bound once: `labels()` on every lookup was a measurable share of a cache hit.
 _READ = {result: CACHE_READS.labels(result) for result in ("hit", "miss", "negative_hit", "error")}
 

@@ -128,6 +128,7 @@ def ingest(
         EINVOICE_HTTP_PORT=str(port),
         EINVOICE_CASSANDRA_KEYSPACE=keyspace,
         EINVOICE_AUTHORITY_KEYS_DIR=str(work / "authority"),
+        EINVOICE_METRICS_PORT="0",  # not the port a running `scripts/start` holds
     )
 
     def launch(command: str) -> subprocess.Popen[bytes]:

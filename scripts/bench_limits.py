@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.body import read_body
 from api.errors import install_error_handlers
 from api.limits import LimitsMiddleware, limit_table
-from api.metrics import MetricsMiddleware
+from api.observe import ObserveMiddleware
 from einvoice.config import get_settings
 
 CHUNK = 64 * 1024  # granian hands a body over in pieces of at most its buffer (einvoice/cli.py)
@@ -41,7 +41,7 @@ def _app(with_limits: bool) -> FastAPI:
     install_error_handlers(app)
     if with_limits:
         app.add_middleware(LimitsMiddleware, table=limit_table(get_settings()))
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(ObserveMiddleware, access_log_on=False)
 
     @app.get("/ping")
     async def ping() -> Response:

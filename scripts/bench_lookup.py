@@ -7,6 +7,9 @@ through the API (each then sits in the cache by write-through), and loads with w
   bare    GET /get/{code} of a tiny app: one Redis GET of the same keys, orjson answer
   hits    GET /v1/invoices/{code}: authentication, access check, cache hit
   misses  the same after the cache entries are deleted, for a short run: Cassandra reads
+  quiet   the same hits against a second service with its access log off (EINVOICE_ACCESS_LOG=
+          false): the access log's cost is 1 - hits / quiet, by round (issue #19: under 5 %)
+Both services write their logs to files, as a deployment does, not to /dev/null.
 
     .venv/bin/python scripts/bench_lookup.py [--seconds 10] [--rounds 5] [--connections 16]
                                              [--workers 2]
@@ -108,23 +111,30 @@ def main() -> int:
     (work / "bare_app.py").write_text(
         BARE_APP.format(redis_url=settings.redis_url, key_prefix=code_key(""))
     )
-    port, bare_port = free_port(), free_port()
+    port, bare_port, quiet_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         EINVOICE_HTTP_PORT=str(port),
         EINVOICE_HTTP_WORKERS=str(args.workers),
         EINVOICE_AUTHORITY_KEYS_DIR=str(work / "authority"),
+        EINVOICE_METRICS_PORT="0",
     )
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    service = subprocess.Popen([sys.executable, "-m", "einvoice.cli", "serve"], env=env, **quiet)  # type: ignore[call-overload]
+    service = _serve(env, work / "service.log")
+    quiet_service = _serve(
+        dict(env, EINVOICE_HTTP_PORT=str(quiet_port), EINVOICE_ACCESS_LOG="false"),
+        work / "quiet-service.log",
+    )
     bare = subprocess.Popen(  # type: ignore[call-overload]
         [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
          "--workers", str(args.workers), "--port", str(bare_port), "bare_app:app"],
         cwd=work, **quiet,
     )  # fmt: skip
     url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+    quiet_url = f"http://127.0.0.1:{quiet_port}"
     try:
         wait_ready(url)
+        wait_ready(quiet_url)
         today = dt.datetime.now(dt.UTC).date()
         codes = []
         for number in range(1, args.invoices + 1):
@@ -152,19 +162,28 @@ def main() -> int:
         # that drift to whichever ran second.
         bare_runs: list[dict[str, float]] = []
         hit_runs: list[dict[str, float]] = []
+        quiet_runs: list[dict[str, float]] = []
         for round_number in range(args.rounds):
-            pair = [("bare", bare_url, bare_runs), ("api", url, hit_runs)]
-            for name, target, runs in pair if round_number % 2 == 0 else pair[::-1]:
+            turn = [
+                ("bare", bare_url, bare_runs),
+                ("api", url, hit_runs),
+                ("api", quiet_url, quiet_runs),
+            ]
+            for name, target, runs in turn if round_number % 2 == 0 else turn[::-1]:
                 runs.append(wrk(target, args.seconds, args.connections, 1, scripts[name]))
-        baseline, hits = _median(bare_runs), _median(hit_runs)
+        baseline, hits, quiet_hits = _median(bare_runs), _median(hit_runs), _median(quiet_runs)
         ratios = sorted(
             hit["rps"] / bare["rps"] for hit, bare in zip(hit_runs, bare_runs, strict=True)
         )
+        log_costs = sorted(
+            1 - hit["rps"] / off["rps"] for hit, off in zip(hit_runs, quiet_runs, strict=True)
+        )
+        access_lines = sum(1 for _ in (work / "service.log").open("rb"))
         asyncio.run(drop_cache(codes))
         # Misses fill the cache as they go: a short run over fresh keys measures mostly misses.
         misses = wrk(url, 2, args.connections, 1, scripts["api"])
     finally:
-        for process in (service, bare):
+        for process in (service, quiet_service, bare):
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
 
@@ -177,6 +196,7 @@ def main() -> int:
     rows = (
         ("bare FastAPI + one Redis GET", baseline),
         ("GET /v1/invoices/{code}, cache hits", hits),
+        ("the same, access log off", quiet_hits),
         ("GET /v1/invoices/{code}, after a flush", misses),
     )
     for name, figures in rows:
@@ -185,8 +205,24 @@ def main() -> int:
             f"{figures['non_2xx']:8.0f} {figures['rps'] / baseline['rps']:6.2f}"
         )
     print("cache hits / bare, by round: " + ", ".join(f"{ratio:.2f}" for ratio in ratios))
+    print(
+        "access log cost (1 - hits / access log off), by round: "
+        + ", ".join(f"{cost:+.1%}" for cost in log_costs)
+        + f"; median {statistics.median(log_costs):+.1%} (target < 5 %); "
+        + f"{access_lines:,} log lines written"
+    )
     print("target: >= 3,000 cached lookups/s at p99 <= 20 ms, and >= 80 % of the bare endpoint")
     return 0
+
+
+def _serve(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "einvoice.cli", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:

@@ -290,6 +290,7 @@ def start_service(args: argparse.Namespace, work: Path, port: int) -> subprocess
         EINVOICE_HTTP_PORT=str(port),
         EINVOICE_HTTP_WORKERS=str(args.workers),
         EINVOICE_AUTHORITY_KEYS_DIR=str(work / "authority"),
+        EINVOICE_METRICS_PORT="0",  # not the port a running `scripts/start` holds
     )
     with (work / "serve.log").open("wb") as log:
         return subprocess.Popen(

@@ -4,7 +4,7 @@ each test session in its own Cassandra keyspace and PostgreSQL database, dropped
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import httpx
@@ -17,7 +17,7 @@ from einvoice.config import Settings, get_settings
 from storage.cassandra.client import CassandraClient
 from storage.cassandra.client import connect as connect_cassandra
 from storage.postgres.pool import connect as connect_postgres
-from tests.support import running_service
+from tests.support import free_port, running_service
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,16 +71,45 @@ def session_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         EINVOICE_READINESS_TIMEOUT_S="2",
         EINVOICE_AUTHORITY_KEYS_DIR=str(keys),
         EINVOICE_AUTHORITY_ACTIVE_KID="test-1",
+        # Off unless a test gives its process a free port: the default is the port a running
+        # `scripts/start` holds, and two processes of the session would take each other's.
+        EINVOICE_METRICS_PORT="0",
     )
 
 
 @pytest.fixture(scope="session")
+def service_metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
 def service_url(
-    session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    session_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    service_metrics_port: int,
 ) -> Iterator[str]:
-    """A real `einvoice serve` process on a free port, configured for this test session."""
-    with running_service(session_env, tmp_path_factory.mktemp("service") / "service.log") as url:
+    """A real `einvoice serve` process on a free port, configured for this test session, with its
+    metrics on their own free port (`service_metrics_url`)."""
+    log_path = tmp_path_factory.mktemp("service") / "service.log"
+    with running_service(session_env, log_path, METRICS_PORT=str(service_metrics_port)) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def service_metrics_url(service_url: str, service_metrics_port: int) -> str:
+    """Where the session's service serves its Prometheus metrics (not on its public port)."""
+    return f"http://127.0.0.1:{service_metrics_port}/metrics"
+
+
+@pytest.fixture
+async def metrics_text(service_metrics_url: str) -> Callable[[], Awaitable[str]]:
+    """Reads the session's service's metrics, as Prometheus would."""
+
+    async def read() -> str:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return (await client.get(service_metrics_url)).text
+
+    return read
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -126,3 +127,12 @@ def run_drill(*arguments: str, timeout_s: float) -> DrillRun:
     assert figures, output[-6000:]
     acknowledged, found, lost, duplicated = map(int, figures.groups())
     return DrillRun(output, drill.returncode, acknowledged, found, lost, duplicated)
+
+
+def body_without_request_id(response: httpx.Response) -> Any:
+    """An answer's JSON body without its `request_id`, which differs on every request: for
+    comparing two answers that must say the same thing."""
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+    return body

@@ -141,7 +141,7 @@ async def _drill(
         EINVOICE_HTTP_HOST="127.0.0.1",
         EINVOICE_HTTP_PORT=str(port),
         EINVOICE_HTTP_WORKERS="1",
-        EINVOICE_WORKER_METRICS_PORT="0",
+        EINVOICE_METRICS_PORT="0",
         EINVOICE_BATCH_CLAIM_IDLE_S=str(options.claim_idle_s),
     )
     logs = stack.stack_dir / "logs"

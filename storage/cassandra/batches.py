@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.query import SimpleStatement
+from cassandra.query import UNSET_VALUE, SimpleStatement
 
 from storage.cassandra.bridge import execute
 from storage.cassandra.row_writer import Row, RowWriter
@@ -39,6 +39,7 @@ class BatchRow:
     authenticated: int | None
     rejected: int | None
     duplicates: int | None
+    request_id: str | None  # the submitting request's X-Request-ID (None: before schema 10)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class BatchStore:
         )
         self._batch = session.prepare(
             "INSERT INTO batches (batch_id, seller_tax_code, client_id, line_count, chunk_count, "
-            "received_at, status) VALUES (?, ?, ?, ?, ?, ?, 'accepted')"
+            "received_at, request_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted')"
         )
         self._get = session.prepare("SELECT * FROM batches WHERE batch_id = ?")
         self._chunks = session.prepare("SELECT chunk, data FROM batch_chunks WHERE batch_id = ?")
@@ -105,6 +106,7 @@ class BatchStore:
         client_id: str,
         lines: list[bytes],
         received_at: dt.datetime,
+        request_id: str | None = None,
     ) -> None:
         chunks = list(chunked(lines))
         await asyncio.gather(
@@ -120,7 +122,15 @@ class BatchStore:
         await execute(
             self.session,
             self._batch,
-            (batch_id, seller_tax_code, client_id, len(lines), len(chunks), received_at),
+            (
+                batch_id,
+                seller_tax_code,
+                client_id,
+                len(lines),
+                len(chunks),
+                received_at,
+                UNSET_VALUE if request_id is None else request_id,  # no null cell
+            ),
         )
 
     async def get(self, batch_id: uuid.UUID) -> BatchRow | None:

@@ -43,6 +43,7 @@ _FAILURES: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresErro
 LISTENING = Gauge(
     "einvoice_registry_listener_up",
     "1 while this process listens for registry changes, 0 while it reconnects",
+    multiprocess_mode="livemin",  # the API's processes together: 0 while any one reconnects
 )
 
 

@@ -126,7 +126,9 @@ async def test_every_kind_of_wrong_key_gets_the_same_401(
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="einvoice"'
-    assert response.json() == {
+    body = response.json()
+    assert body.pop("request_id") == response.headers["X-Request-ID"]
+    assert body == {
         "errors": [
             {
                 "code": "UNAUTHENTICATED",

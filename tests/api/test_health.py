@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -63,7 +64,9 @@ async def test_unknown_routes_get_the_one_error_shape(http: httpx.AsyncClient) -
     response = await http.get("/no/such/thing")
 
     assert response.status_code == 404
-    assert response.json() == {"errors": [{"code": "NOT_FOUND", "message": "no such resource"}]}
+    body = response.json()
+    assert body.pop("request_id") == response.headers["X-Request-ID"]
+    assert body == {"errors": [{"code": "NOT_FOUND", "message": "no such resource"}]}
 
 
 async def test_a_wrong_method_gets_a_stable_code(http: httpx.AsyncClient) -> None:
@@ -74,12 +77,12 @@ async def test_a_wrong_method_gets_a_stable_code(http: httpx.AsyncClient) -> Non
 
 
 async def test_metrics_are_labelled_by_route_template_not_raw_path(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, metrics_text: Callable[[], Awaitable[str]]
 ) -> None:
     await http.get("/healthz")
     await http.get("/random/path/abc123")
 
-    text = (await http.get("/metrics")).text
+    text = await metrics_text()
 
     assert 'einvoice_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text

@@ -149,7 +149,7 @@ def check(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     body = response.json()
-    assert set(body) == {"errors"}, request
+    assert set(body) == {"errors", "request_id"}, request
     assert body["errors"], request
     for error in body["errors"]:
         assert error["code"] in CATALOGUE, request

@@ -1,0 +1,110 @@
+"""Logs as JSON lines, one object a line, for every process (the API, workers, the CLI's servers).
+
+Each line has `time` (UTC, milliseconds), `level`, `logger`, `message`, the `request_id` of the
+request or batch it was written for (einvoice/request_context.py) with its `client_id` and `seller`
+when known, whatever the call passed in `extra` (the access log's `method`, `route`, `status`,
+`duration_ms`; a worker's `batch_id`), and `exception` with the traceback. A log collector reads
+them as they are; `EINVOICE_LOG_FORMAT=text` gives the same fields as one readable line, for a
+terminal.
+
+The standard library's logging with our own formatter rather than structlog: every module already
+logs through `logging` (and so do the drivers and granian), and one formatter covers them all.
+orjson writes the line; the formatter does no other work, since the access log writes one line
+per request on the hot path (docs/operations.md measures what it costs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from typing import Any, Literal
+
+import orjson
+
+from einvoice.request_context import current
+
+# What every LogRecord has; anything else on a record came from the call's `extra`.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+LogFormat = Literal["json", "text"]
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat("T", "milliseconds"),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": record.getMessage(),
+    }
+    context = current.get()
+    if context is not None:
+        fields["request_id"] = context.request_id
+        if context.client_id is not None:
+            fields["client_id"] = context.client_id
+        if context.seller is not None:
+            fields["seller"] = context.seller
+    for key, value in record.__dict__.items():
+        if key not in _RECORD_ATTRIBUTES:
+            fields[key] = value
+    if record.exc_info:
+        fields["exception"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        # default=str: an `extra` value orjson does not know (a UUID subclass, a Path) is written
+        # as its text rather than losing the line.
+        return orjson.dumps(_fields(record), default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        head = f"{fields.pop('time')} {fields.pop('level')} {fields.pop('logger')}"
+        message = fields.pop("message")
+        exception = fields.pop("exception", None)
+        rest = " ".join(f"{key}={value}" for key, value in fields.items())
+        line = f"{head} {message}" + (f" [{rest}]" if rest else "")
+        return f"{line}\n{exception}" if exception else line
+
+
+def formatter_path(log_format: LogFormat) -> str:
+    """The formatter's import path, for servers configured by dictConfig (granian)."""
+    return f"{__name__}.{'JsonFormatter' if log_format == 'json' else 'TextFormatter'}"
+
+
+def configure(log_format: LogFormat, level: str = "INFO") -> None:
+    """Every log record of this process, to stderr, in `log_format`. Replaces earlier handlers,
+    so calling it twice (an app factory run again in tests) does not double the lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a log line too, in the same format
+
+
+def granian_config(log_format: LogFormat, level: str = "INFO") -> dict[str, Any]:
+    """granian's own logging (its start-up and worker messages) in the same format, to stderr.
+    Its access log stays off: the service writes its own (api/observe.py)."""
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "einvoice",
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"einvoice": {"()": formatter_path(log_format)}},
+        "handlers": {"console": handler},
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": level, "propagate": False},
+            "granian.access": {"handlers": ["console"], "level": level, "propagate": False},
+        },
+    }
