@@ -4,16 +4,23 @@ processes, ingest workers and Cassandra nodes hold the national peak and ten yea
 Every input is a measurement of this project's own benchmarks or replays (docs/); the rules of
 thumb are stated where they are used, so a reader can redo the arithmetic. `python -m
 loadtest.capacity` prints the national estimate from the figures measured on the local
-three-node cluster (`CLUSTER_2026_12_01`, docs/capacity.md).
+three-node cluster (`CLUSTER_2026_12_01`, docs/capacity.md); with `--run FIGURES.json` (written by
+`einvoice loadtest capacity`), the API processes and workers are sized from that run's own
+per-process figures instead (`RunFigures`), the Cassandra nodes still from the cluster's.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 ANNUAL_INVOICES = 8e9
 AVERAGE_RATE = ANNUAL_INVOICES / (365.25 * 24 * 3600)  # 253.5 invoices/s
@@ -83,6 +90,58 @@ class Measured:
     invoices_per_worker: float  # batch invoices/s one ingest worker sustains
     invoices_per_cassandra_node: float  # invoices/s (claim + rows) one Cassandra node takes
     bytes_per_invoice: float  # on disk, one replica, from nodetool tablestats
+    # Invoices/s of the national mix (its real-time share, batches, lookups and checks) one API
+    # process sustains, measured by a capacity run; when set, it sizes the API processes instead
+    # of the two separate rates above (a run measures the API's CPU for the mix as a whole).
+    mix_per_api_process: float | None = None
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """Per-process figures of a capacity run (`einvoice loadtest capacity`), at its highest step
+    held. CPU is what the run's API and worker processes used during that step (/proc), per
+    invoice acknowledged: a process uses one core, so it sustains 1,000 / CPU-ms a second. Without
+    CPU (processes not found: a remote target), the rate held divided by the processes the run was
+    told about, which is a floor: those processes were not necessarily busy."""
+
+    date: str
+    held_rate: float  # invoices/s of the mix acknowledged at the highest step held
+    api_processes: int
+    workers: int
+    api_cpu_ms: float | None  # API CPU per invoice of the mix, its lookups and checks included
+    worker_cpu_ms: float | None  # worker CPU per batch invoice
+    real_time_share: float
+    lookups_per_invoice: float  # lookups and public checks together
+
+    @property
+    def mix_per_api_process(self) -> float:
+        if self.api_cpu_ms:
+            return 1000 / self.api_cpu_ms
+        return self.held_rate / max(1, self.api_processes)
+
+    @property
+    def invoices_per_worker(self) -> float:
+        if self.worker_cpu_ms:
+            return 1000 / self.worker_cpu_ms
+        return self.held_rate * (1 - self.real_time_share) / max(1, self.workers)
+
+    def measured(self, base: Measured) -> Measured:
+        """`base` (the cluster's figures) with the API and worker rates of this run; Cassandra's
+        and the bytes per invoice are not measured by a run and stay `base`'s."""
+        return dataclasses.replace(
+            base,
+            mix_per_api_process=self.mix_per_api_process,
+            invoices_per_worker=self.invoices_per_worker,
+        )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_INDENT_2)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> RunFigures:
+        loaded: dict[str, Any] = orjson.loads(data)
+        names = {item.name for item in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in loaded.items() if key in names})
 
 
 @dataclass(frozen=True)
@@ -122,9 +181,13 @@ def estimate(
     real_time = national_peak * real_time_share
     batch = national_peak - real_time
     lookups = national_peak * lookups_per_invoice
-    api = real_time / (measured.submissions_per_api_process * utilisation) + lookups / (
-        measured.lookups_per_api_process * utilisation
-    )
+    if measured.mix_per_api_process:
+        # A run's figure is for its own mix (by default the same 10 % and 0.5 lookups).
+        api = national_peak / (measured.mix_per_api_process * utilisation)
+    else:
+        api = real_time / (measured.submissions_per_api_process * utilisation) + lookups / (
+            measured.lookups_per_api_process * utilisation
+        )
     workers = batch / (measured.invoices_per_worker * utilisation)
     load_nodes = national_peak * replication / (measured.invoices_per_cassandra_node * utilisation)
     stored = annual_invoices * years * measured.bytes_per_invoice * replication / 1e12
@@ -150,10 +213,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--utilisation", type=float, default=0.6)
     parser.add_argument("--replicas", type=int, default=3, help="per datacentre")
     parser.add_argument("--datacentres", type=int, default=2, help="each holding every invoice")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        help="figures.json of a capacity run: its API and worker rates instead of the cluster's",
+    )
     args = parser.parse_args(argv)
 
     cost = CLUSTER_2026_12_01
     measured = cost.measured(args.node_cores)
+    run = RunFigures.from_json(args.run.read_bytes()) if args.run else None
+    if run is not None:
+        measured = run.measured(measured)
     peak = AVERAGE_RATE * args.peak_factor
     result = estimate(
         measured,
@@ -171,9 +242,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{peak:,.0f}/s (x{args.peak_factor:g}); RF={args.replicas}, ten years; processes and "
         f"nodes at {args.utilisation:.0%} of what was measured"
     )
+    if run is not None:
+        per_api = (
+            f"per API process: {measured.mix_per_api_process:,.0f} invoices/s of the national mix "
+            f"(capacity run of {run.date}, held {run.held_rate:,.0f}/s)"
+        )
+    else:
+        per_api = (
+            f"per API process: {measured.submissions_per_api_process:,.0f} submissions/s or "
+            f"{measured.lookups_per_api_process:,.0f} cached lookups/s"
+        )
     print(
-        f"per API process: {measured.submissions_per_api_process:,.0f} submissions/s or "
-        f"{measured.lookups_per_api_process:,.0f} cached lookups/s; per worker "
+        f"{per_api}; per worker "
         f"{measured.invoices_per_worker:,.0f} invoices/s; per {args.node_cores}-core Cassandra "
         f"node {measured.invoices_per_cassandra_node:,.0f} replica-writes/s "
         f"({cost.replica_ms(0.10):.3f} CPU-ms each); {cost.bytes_per_replica:,.0f} bytes/replica"

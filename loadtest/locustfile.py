@@ -16,78 +16,43 @@ following loadtest/profile.py, its national peak scaled to EINVOICE_LOADTEST_CAP
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import os
 import random
-import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+import locust.stats
 import orjson
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from locust import HttpUser, LoadTestShape, between, task
 
-from einvoice.invoice.samples import sample_invoice
-from einvoice.timezone import VIETNAM
+from loadtest.demo_data import DemoRegistry, printed_fields
 from loadtest.profile import AnnualProfile, peak_rate
-from signing import jws
-from signing.seller import sign_invoice
 
 REGISTRY = Path(os.environ.get("EINVOICE_LOADTEST_REGISTRY", "demo/registry.json"))
+# `einvoice loadtest run` prints progress from the CSV history, which locust flushes every 5 s by
+# default: every 2 s keeps the progress line close to what is happening.
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 2
 INVALID_SHARE = 0.03
 REPEAT_SHARE = 0.02
 
 
-class Registry:
-    """The demo registry, loaded once per locust process."""
+class Registry(DemoRegistry):
+    """The demo registry, and the invoices authenticated so far (for lookups and repeats)."""
 
     def __init__(self, path: Path) -> None:
-        data = orjson.loads(path.read_bytes())
-        self.sellers = data["sellers"]
-        self.officers = data["officers"]
-        self.keys: dict[str, jws.PrivateKey] = {
-            seller["tax_code"]: load_pem_private_key(  # type: ignore[misc]
-                Path(seller["private_key"]).read_bytes(), password=None
-            )
-            for seller in self.sellers
-        }
-        # Zipf-like sizes: the first sellers are the very large ones.
-        self.weights = [1 / (rank + 1) for rank in range(len(self.sellers))]
-        # Invoice numbers: random start per process and seller, then counting (no collisions).
-        self.numbers = {
-            s["tax_code"]: itertools.count(random.randint(1, 90_000_000)) for s in self.sellers
-        }
-        self.lock = threading.Lock()
-        # Authenticated invoices, for lookups and repeats: all of them, and by seller.
+        super().__init__(path)
         self.recent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=2000)
         self.recent_by_seller: dict[str, deque[dict[str, Any]]] = {
             s["tax_code"]: deque(maxlen=200) for s in self.sellers
         }
-        self.by_tax_code = {s["tax_code"]: s for s in self.sellers}
-
-    def seller(self) -> dict[str, Any]:
-        return random.choices(self.sellers, weights=self.weights)[0]  # type: ignore[no-any-return]
 
     def submission(self, seller: dict[str, Any]) -> dict[str, Any]:
         """A signed submission of `seller`: usually new, sometimes invalid, sometimes a repeat."""
         own = self.recent_by_seller[seller["tax_code"]]
         if own and random.random() < REPEAT_SHARE:
             return random.choice(own)
-        with self.lock:
-            number = next(self.numbers[seller["tax_code"]])
-        lines = min(200, max(1, int(random.expovariate(1 / 6)) + 1))
-        today = dt.datetime.now(VIETNAM).date()  # invoices are issued today
-        invoice = sample_invoice(
-            seller_tax_code=seller["tax_code"], lines=lines, number=number, issued=today
-        )
-        if random.random() < INVALID_SHARE:
-            invoice["totals"]["total_payable"] = "1"  # a rule failure the service must report
-        signature = sign_invoice(
-            invoice, self.keys[seller["tax_code"]], kid=seller["kid"], alg=seller["algorithm"]
-        )
-        return {"invoice": invoice, "signature": signature}
+        return self.new_submission(seller, invalid=random.random() < INVALID_SHARE)
 
 
 def error_code(response: Any) -> str:
@@ -181,9 +146,7 @@ class LookupUser(HttpUser):
         if not data.recent:
             return
         code, submission = random.choice(data.recent)
-        seller = next(
-            s for s in data.sellers if s["tax_code"] == submission["invoice"]["seller"]["tax_code"]
-        )
+        seller = data.by_tax_code[submission["invoice"]["seller"]["tax_code"]]
         with self.client.get(
             f"/v1/invoices/{code}",
             headers={"Authorization": f"Bearer {seller['api_key']}"},
@@ -198,17 +161,10 @@ class LookupUser(HttpUser):
         if not data.recent:
             return
         _, submission = random.choice(data.recent)
-        invoice = submission["invoice"]
         with self.client.post(
             "/v1/verify",
             catch_response=True,
-            json={
-                "seller_tax_code": invoice["seller"]["tax_code"],
-                "template": invoice["template"],
-                "symbol": invoice["symbol"],
-                "number": invoice["number"],
-                "total_payable": invoice["totals"]["total_payable"],
-            },
+            json=printed_fields(submission["invoice"]),
             name="POST /v1/verify",
         ) as response:
             expect(response, 200)

@@ -2,10 +2,13 @@
 its report (PNG charts and an HTML page), exiting non-zero when errors or p99 exceed thresholds.
 
 The replay is locust (loadtest/locustfile.py) with the AnnualShape; while it runs, the batch
-queue's depth and the age of its oldest batch are sampled from Redis every few seconds. The
-report reads locust's CSV output: achieved against target rate over time, latency percentiles per
-endpoint, errors by kind, queue depth and ingest lag, and a capacity estimate from the run's own
-throughput and the measured bytes per invoice.
+queue's depth and the age of its oldest batch are sampled from Redis every 5 s, and a progress line
+(elapsed, users, request rate, errors, p99) goes to stderr from locust's CSV history (not with
+`--only-summary`). The report reads locust's CSV output: the request rate and the users over time
+(each on its own axes), latency percentiles per endpoint, errors by kind, queue depth and ingest
+lag, and a capacity estimate from per-process figures given as options (by default the cluster's,
+loadtest/capacity.py). The same `loadtest` command holds `capacity` (capacity_run.py): the
+open-loop run that measures the highest rate held and its own per-process figures.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import matplotlib.pyplot as plt
 from einvoice.config import PROJECT_ROOT, Settings
 from ingest.queue import BatchQueue
 from loadtest.capacity import CLUSTER_2026_12_01, Measured, estimate
+from loadtest.capacity_run import register as register_capacity
 from loadtest.profile import AnnualProfile, peak_rate
 from lookup.redis_client import create_redis
 
@@ -54,6 +58,7 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--max-error-rate", type=float, default=0.01)
     run.add_argument("--max-p99-ms", type=float, default=2000)
+    run.add_argument("--only-summary", action="store_true", help="no progress lines (CI)")
     # Per-process throughput for the capacity estimate: by default the figures measured on the
     # local three-node cluster (loadtest/capacity.py, docs/capacity.md), for 8-core Cassandra
     # nodes; pass a real cluster's own.
@@ -68,6 +73,7 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--bytes-per-invoice", type=float, default=cluster.bytes_per_invoice)
     run.set_defaults(handler=_run_command)
+    register_capacity(actions)
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -81,13 +87,17 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         EINVOICE_LOADTEST_LOOKUP_WEIGHT=str(args.lookup_weight),
     )
     locust = Path(sys.executable).parent / "locust"
+    # Locust's own periodic tables are not shown (its --only-summary): the progress line is ours.
+    quiet = ["--loglevel", "WARNING"] if args.only_summary else []
     process = subprocess.Popen(
         [str(locust), "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--headless",
-         "--host", args.host, "--csv", str(prefix), "--csv-full-history", "--only-summary"],
+         "--host", args.host, "--csv", str(prefix), "--csv-full-history", "--only-summary",
+         *quiet],
         env=env,
         cwd=PROJECT_ROOT,
     )  # fmt: skip
-    queue_samples = asyncio.run(_sample_queue(settings, process))
+    history = None if args.only_summary else Path(f"{prefix}_stats_history.csv")
+    queue_samples = asyncio.run(_sample_queue(settings, process, history))
     with (args.report / "queue.csv").open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["seconds", "depth", "oldest_age_s"])
@@ -111,8 +121,9 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sample_queue(
-    settings: Settings, process: subprocess.Popen[bytes]
+    settings: Settings, process: subprocess.Popen[bytes], history: Path | None
 ) -> list[tuple[float, int, float]]:
+    """Queue samples every 5 s until locust ends; with `history`, a progress line each time."""
     client = create_redis(settings)
     queue = BatchQueue(client, settings.cassandra_keyspace)
     samples: list[tuple[float, int, float]] = []
@@ -123,11 +134,31 @@ async def _sample_queue(
                 depth, _, age = await queue.stats()
             except Exception:
                 depth, age = 0, 0.0
-            samples.append((round(time.monotonic() - started, 1), depth, round(age, 1)))
+            elapsed = time.monotonic() - started
+            samples.append((round(elapsed, 1), depth, round(age, 1)))
+            if history is not None and (line := progress_line(elapsed, history, depth, age)):
+                print(line, file=sys.stderr, flush=True)
             await asyncio.sleep(5)
     finally:
         await client.aclose()
     return samples
+
+
+def progress_line(elapsed: float, history: Path, depth: int, age: float) -> str | None:
+    """The latest aggregated row of locust's CSV history (flushed every 2 s, locustfile.py) as
+    `elapsed  users  request rate  errors  p99 (over locust's last 10 s)  queue`; None before its
+    first row."""
+    rows = [row for row in _read(history) if row.get("Name") == "Aggregated"]
+    if not rows:
+        return None
+    last = rows[-1]
+    total, failed = _float(last["Total Request Count"]), _float(last["Total Failure Count"])
+    share = failed / total if total else 0.0
+    return (
+        f"{elapsed:6.0f} s  {_float(last['User Count']):.0f} users  "
+        f"{_float(last['Requests/s']):,.1f} requests/s  {failed:,.0f} errors ({share:.1%})  "
+        f"p99 {_float(last['99%']):,.0f} ms  queue {depth} batches, oldest {age:,.0f} s"
+    )
 
 
 @dataclass(frozen=True)
@@ -182,18 +213,25 @@ def write_report(
     users_target = [profile.replay(t, replay_seconds)[1] * capacity / peak for t in seconds]
     users = [_float(row["User Count"]) for row in aggregated]
 
-    def chart(name: str, height: float, draw: Any) -> None:
-        figure, axis = plt.subplots(figsize=(9, height))
-        draw(axis)
-        axis.legend()
+    def chart(name: str, height: float, *draws: Any) -> None:
+        """One axes a quantity (`draws`, each with its unit), stacked over a shared time axis."""
+        figure, axes = plt.subplots(len(draws), 1, figsize=(9, height), sharex=len(draws) > 1)
+        for axis, draw in zip([axes] if len(draws) == 1 else axes, draws, strict=True):
+            draw(axis)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend()
         figure.tight_layout()
         figure.savefig(folder / name)
         plt.close(figure)
 
     def rate_chart(axis: Any) -> None:
-        axis.plot(seconds, achieved, label="achieved requests/s")
-        axis.plot(seconds, users, label="users (replay target)", linestyle="--")
-        axis.plot(seconds, users_target, label="target users by the profile", linestyle=":")
+        axis.plot(seconds, achieved, label="achieved")
+        axis.set_ylabel("requests/s")
+
+    def users_chart(axis: Any) -> None:
+        axis.plot(seconds, users, label="running", linestyle="--")
+        axis.plot(seconds, users_target, label="by the profile", linestyle=":")
+        axis.set_ylabel("users")
         axis.set_xlabel("seconds of replay (the year compressed)")
 
     def latency_chart(axis: Any) -> None:
@@ -205,17 +243,20 @@ def write_report(
         axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
         axis.set_ylabel("ms")
 
-    def queue_chart(axis: Any) -> None:
-        moments = [_float(row["seconds"]) for row in queue]
-        axis.plot(moments, [_float(row["depth"]) for row in queue], label="batches queued")
-        axis.plot(
-            moments, [_float(row["oldest_age_s"]) for row in queue], label="oldest batch age, s"
-        )
+    moments = [_float(row["seconds"]) for row in queue]
+
+    def depth_chart(axis: Any) -> None:
+        axis.plot(moments, [_float(row["depth"]) for row in queue])
+        axis.set_ylabel("batches queued")
+
+    def age_chart(axis: Any) -> None:
+        axis.plot(moments, [_float(row["oldest_age_s"]) for row in queue])
+        axis.set_ylabel("oldest batch, s")
         axis.set_xlabel("seconds of replay")
 
-    chart("rate.png", 4, rate_chart)
+    chart("rate.png", 5, rate_chart, users_chart)
     chart("latency.png", 4, latency_chart)
-    chart("queue.png", 3, queue_chart)
+    chart("queue.png", 4, depth_chart, age_chart)
 
     needed = estimate(measured, national_peak=peak)
     passed = error_rate <= thresholds.max_error_rate and p99 <= thresholds.max_p99_ms
@@ -243,7 +284,8 @@ margin:2rem auto}} td,th{{padding:.2rem .6rem;text-align:right}} td:first-child{
 </style></head><body><h1>Load-test report</h1><p><strong>{html.escape(summary)}</strong></p>
 <p>A year replayed in {replay_seconds:.0f} s, the national peak ({peak:.0f} invoices/s) scaled to
 {capacity} users.</p>
-<h2>Rate over time</h2><img src="rate.png" alt="achieved against target rate over time">
+<h2>Rate and users over time</h2>
+<img src="rate.png" alt="requests a second, and users against the profile's target, over time">
 <h2>Latency by endpoint</h2><img src="latency.png" alt="latency percentiles by endpoint">
 <table><tr><th>endpoint</th><th>requests</th><th>failures</th><th>p50 ms</th><th>p95 ms</th>
 <th>p99 ms</th><th>req/s</th></tr>{rows}</table>

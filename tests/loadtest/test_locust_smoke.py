@@ -12,27 +12,9 @@ from einvoice.config import PROJECT_ROOT
 
 
 def test_the_load_test_users_run_cleanly(
-    service_url: str, session_env: dict[str, str], tmp_path: Path
+    service_url: str, session_env: dict[str, str], demo_registry_file: Path, tmp_path: Path
 ) -> None:
-    registry_dir = tmp_path / "demo"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack",
-            "demo",
-            "seed",
-            "--taxpayers",
-            "3",
-            "--dir",
-            str(registry_dir),
-        ],
-        env=session_env,
-        check=True,
-        capture_output=True,
-        cwd=PROJECT_ROOT,  # devstack runs from the checkout (it is not installed)
-    )
-    env = dict(session_env, EINVOICE_LOADTEST_REGISTRY=str(registry_dir / "registry.json"))
+    env = dict(session_env, EINVOICE_LOADTEST_REGISTRY=str(demo_registry_file))
     locust = Path(sys.executable).parent / "locust"
     result = subprocess.run(
         [str(locust), "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--headless",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loadtest.capacity import Measured
-from loadtest.report import Thresholds, write_report
+from loadtest.report import Thresholds, progress_line, write_report
 
 STATS = """Type,Name,Request Count,Failure Count,Requests/s,50%,95%,99%
 POST,POST /v1/invoices,1000,5,50.0,20,80,150
@@ -64,3 +64,22 @@ def test_too_many_errors_or_a_slow_p99_fails_the_release(tmp_path: Path) -> None
     assert not errors.passed
     assert not slow.passed
     assert slow.summary.startswith("FAIL")
+
+
+def test_the_replay_shows_progress_from_locusts_history(tmp_path: Path) -> None:
+    history = tmp_path / "locust_stats_history.csv"
+    assert progress_line(3, history, 0, 0) is None  # no history yet
+    history.write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s,99%,Total Request Count,"
+        "Total Failure Count\n"
+        "1000,4,,Aggregated,12.5,0,800,100,0\n"
+        "1002,6,POST,POST /v1/invoices,9.0,0,700,80,0\n"
+        "1002,6,,Aggregated,20.25,0.5,1200,400,2\n"
+    )
+
+    line = progress_line(32.4, history, 3, 7.6)
+
+    assert line == (
+        "    32 s  6 users  20.2 requests/s  2 errors (0.5%)  p99 1,200 ms  "
+        "queue 3 batches, oldest 8 s"
+    )
