@@ -1,4 +1,5 @@
-"""The local development stack: Cassandra, PostgreSQL and Redis on loopback (`scripts/stack`).
+"""The local development stack: Cassandra, PostgreSQL and Redis on loopback (`scripts/stack`),
+and on request a Prometheus scraping the local service.
 
 Production runs these servers elsewhere (compose.yaml, or a real cluster); the service only needs
 their addresses. This package exists so that a newcomer, the test suite and CI get real servers
@@ -12,6 +13,7 @@ from __future__ import annotations
 from devstack.cassandra import CassandraNode, cluster_indexes
 from devstack.postgres import PostgresServer
 from devstack.process import StackError
+from devstack.prometheus import PrometheusServer
 from devstack.redis import RedisServer
 from devstack.server import LocalServer
 from devstack.settings import StackSettings, get_stack_settings
@@ -19,9 +21,13 @@ from einvoice.config import Settings
 
 # Start order: Cassandra first, since it takes longest to come up and the others start meanwhile.
 COMPONENTS = ("cassandra", "postgres", "redis")
+# Started only when named (`scripts/stack up prometheus`); `status` shows them, and a bare `down`
+# stops them with the rest.
+OPTIONAL = ("prometheus",)
 
 __all__ = [
     "COMPONENTS",
+    "OPTIONAL",
     "StackError",
     "StackSettings",
     "cassandra_nodes",
@@ -42,30 +48,36 @@ def servers(
     *,
     recorded: bool = False,
 ) -> list[LocalServer]:
-    """The servers named (all by default). `cassandra` is the single node, or every node of the
-    local cluster when EINVOICE_CASSANDRA_NODES > 1; `cassandra-<n>` is one cluster node. With
-    `recorded`, cluster nodes that have a pid file are included whatever the settings say, so
-    `down` and `status` find a cluster started with `--cassandra-nodes` without the variable."""
+    """The servers named (by default COMPONENTS, and with `recorded` the OPTIONAL ones too).
+    `cassandra` is the single node, or every node of the local cluster when
+    EINVOICE_CASSANDRA_NODES > 1; `cassandra-<n>` is one cluster node. With `recorded`, cluster
+    nodes that have a pid file are included whatever the settings say, so `down` and `status`
+    find a cluster started with `--cassandra-nodes` without the variable."""
     stack = stack or get_stack_settings()
-    chosen = names or list(COMPONENTS)
+    chosen = names or [*COMPONENTS, *(OPTIONAL if recorded else ())]
     nodes = cassandra_nodes(settings, stack, recorded=recorded)
     node_names = {node.name for node in nodes}
-    unknown = sorted(set(chosen) - set(COMPONENTS) - node_names)
+    unknown = sorted(set(chosen) - {*COMPONENTS, *OPTIONAL} - node_names)
     if unknown:
         raise StackError(
-            f"unknown component(s) {unknown}; choose from {[*COMPONENTS, *sorted(node_names)]}"
+            "unknown component(s) "
+            f"{unknown}; choose from {[*COMPONENTS, *OPTIONAL, *sorted(node_names)]}"
         )
     found: list[LocalServer] = []
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *OPTIONAL):
         if name == "cassandra":
             found.extend(node for node in nodes if "cassandra" in chosen or node.name in chosen)
         elif name in chosen:
-            found.append(
-                PostgresServer(settings, stack)
-                if name == "postgres"
-                else RedisServer(settings, stack)
-            )
+            found.append(_server(name, settings, stack))
     return found
+
+
+def _server(name: str, settings: Settings, stack: StackSettings) -> LocalServer:
+    if name == "postgres":
+        return PostgresServer(settings, stack)
+    if name == "redis":
+        return RedisServer(settings, stack)
+    return PrometheusServer(settings, stack)
 
 
 def cassandra_nodes(

@@ -1,6 +1,7 @@
 """`scripts/stack` (`python -m devstack` from the checkout): the local stack and its demo data.
 
 scripts/stack up|down [COMPONENT...]   start / stop the local Cassandra, PostgreSQL and Redis
+                                       (and, named, a Prometheus scraping the local service)
 scripts/stack status                   what runs where, and whether it is ours
 scripts/stack nodetool ARGS            Cassandra's nodetool against the local node
 scripts/stack demo seed                demo sellers, keys and API keys in demo/
@@ -69,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                 "components",
                 nargs="*",
                 metavar="COMPONENT",
-                help="cassandra, postgres, redis (default: all)",
+                help="cassandra, postgres, redis, prometheus (default: the first three; "
+                "`down` stops prometheus too)",
             )
         sub.set_defaults(handler=_stack, action=action)
     nodetool = commands.add_parser(

@@ -9,6 +9,7 @@ left the product: docs/configuration.md, "Local stack (devstack)".
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,14 @@ class StackSettings(BaseSettings):
     # `group`: acknowledge after fsync (no acknowledged write lost on power loss); `periodic`:
     # fsync every 10 s, faster. See devstack/templates/cassandra.yaml.
     cassandra_commitlog_sync: Literal["group", "periodic"] = "group"
+    # The optional local Prometheus (`scripts/stack up prometheus`; devstack/prometheus.py), always
+    # on 127.0.0.1.
+    prometheus_port: int = Field(default=9090, ge=1, le=65535)
+    # How many batch workers `scripts/start` runs (worker n serves its metrics on
+    # EINVOICE_METRICS_PORT + n); the local Prometheus scrapes that many. scripts/start reads the
+    # variable itself, with the same default: one per core (`nproc`: the cores this process may
+    # use).
+    start_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1)
     stack_start_timeout_s: float = Field(default=180.0, gt=0)
     stack_stop_grace_s: float = Field(default=60.0, gt=0)
 

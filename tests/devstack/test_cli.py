@@ -25,11 +25,12 @@ def _devstack(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_status_names_every_server(stack_up: None) -> None:
+    """The optional ones too (the local Prometheus), running or not."""
     result = _devstack("status")
 
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == list(devstack.COMPONENTS)
+    assert names == [*devstack.COMPONENTS, *devstack.OPTIONAL]
     assert all(" at 127.0.0.1:" in line for line in result.stdout.splitlines())
 
 
