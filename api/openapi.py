@@ -78,7 +78,7 @@ def _error_example(status: int) -> dict[str, Any]:
     item: dict[str, Any] = {"code": code.value, "message": ERROR_STATUSES[status]}
     if field is not None:
         item["field"] = field
-    return {"errors": [item]}
+    return {"errors": [item], "request_id": "3f1c2a9e5b7d4e8f9a0b1c2d3e4f5a6b"}
 
 
 def json_body(schema: str, description: str) -> dict[str, Any]:
@@ -170,6 +170,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for name in ("Submission", "InvoiceDocument"):
         schemas[name]["properties"]["invoice"] = {"$ref": _REF.format(model="Invoice")}
     _replace_validation_errors(document)
+    _document_request_ids(document)
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     document["components"]["securitySchemes"] = {
@@ -197,3 +198,28 @@ def _replace_validation_errors(document: dict[str, Any]) -> None:
                     "example": _error_example(422),
                 }
             }
+
+
+_REQUEST_ID = (
+    "The request's id: the caller's own `X-Request-ID` when it sent one of 1-128 characters of "
+    "letters, digits and `._:+/=-`, else a new one. Every answer carries it (and every error "
+    "body, as `request_id`); quote it to the operator (docs/operations.md)."
+)
+
+
+def _document_request_ids(document: dict[str, Any]) -> None:
+    """Every operation takes an optional X-Request-ID and every answer carries one
+    (api/observe.py does it for all of them, outside the routes)."""
+    parameter = {
+        "name": "X-Request-ID",
+        "in": "header",
+        "required": False,
+        "description": _REQUEST_ID,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:+/=-]{1,128}$"},
+    }
+    header = {"description": _REQUEST_ID, "schema": {"type": "string"}}
+    for operations in document["paths"].values():
+        for spec in operations.values():
+            spec.setdefault("parameters", []).append(parameter)
+            for answered in spec.get("responses", {}).values():
+                answered.setdefault("headers", {})["X-Request-ID"] = header

@@ -34,9 +34,22 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "
 LogFormat = Literal["json", "text"]
 
 
+# The line's time to the second, kept for the next line: the access log writes many a second.
+_second: tuple[int, str] = (0, "")
+
+
+def _time(created: float) -> str:
+    """`2026-12-01T17:59:13.009+00:00`: UTC, milliseconds."""
+    global _second
+    whole = int(created)
+    if _second[0] != whole:
+        _second = (whole, dt.datetime.fromtimestamp(whole, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}+00:00"
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat("T", "milliseconds"),
+        "time": _time(record.created),
         "level": record.levelname,
         "logger": record.name,
         "message": record.getMessage(),
@@ -87,6 +100,11 @@ def configure(log_format: LogFormat, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Fields no line writes, each looked up for every record otherwise (the access log writes one
+    # per request): the thread's and process's names.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.captureWarnings(True)  # a library's warning is a log line too, in the same format
 
 

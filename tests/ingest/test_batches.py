@@ -307,3 +307,37 @@ async def test_batches_accepted_before_an_api_crash_are_not_lost(
         status = await wait_completed(http, seller, batch_id)
         assert status["status"] == "completed"
         assert status["authenticated"] == 100
+
+
+async def test_a_batch_keeps_its_request_id_from_the_post_to_the_workers_log(
+    settings: Settings, http: httpx.AsyncClient, worker: ServerProcess, tmp_path: Path
+) -> None:
+    seller = await make_seller(settings)
+    request_id = f"batch-{uuid.uuid4().hex}"
+    lines = [seller.submission(number=number) for number in (1, 2, 3)]
+
+    accepted = await http.post(
+        "/v1/batches",
+        content=ndjson(lines),
+        headers={
+            **seller.headers,
+            "Content-Type": "application/x-ndjson",
+            "X-Request-ID": request_id,
+        },
+    )
+    batch_id = accepted.json()["batch_id"]
+    status = await wait_completed(http, seller, batch_id)
+    found = await results(http, seller, batch_id)
+
+    assert accepted.headers["X-Request-ID"] == accepted.json()["request_id"] == request_id
+    assert status["request_id"] == request_id
+    assert [line["request_id"] for line in found] == [request_id] * 3
+    worker_lines = [
+        orjson.loads(line)
+        for line in (tmp_path / "worker.log").read_bytes().splitlines()
+        if request_id.encode() in line
+    ]
+    completed = [line for line in worker_lines if line.get("batch_id") == batch_id]
+    assert completed, "the worker logs the completed batch under its request id"
+    assert completed[0]["seller"] == seller.tax_code
+    assert completed[0]["authenticated"] == 3
