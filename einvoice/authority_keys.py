@@ -12,7 +12,8 @@ or written by `generate --valid-days`): the JWKS's `x5c` and the XML signature's
 carry it, and its not-after is the key's expiry. Loading refuses one that does not parse, that is
 not of the key's public key, or that has no key. An active key whose certificate has expired
 still signs (refusing would stop the national service): the start-up log warns, and the gauge
-below lets the alert `AuthorityKeyNearExpiry` fire weeks before (docs/signing.md, "Key ring").
+below lets the alert `EinvoiceAuthorityKeyNearExpiry` (deploy/prometheus/alerts.yml) fire weeks
+before (docs/signing.md, "Key ring").
 """
 
 from __future__ import annotations
