@@ -84,7 +84,7 @@ def register(actions: Any) -> None:
     mix.add_argument("--lookups-per-invoice", type=float, default=0.4)
     mix.add_argument("--checks-per-invoice", type=float, default=0.1, help="public checks")
     mix.add_argument("--batch-lines", type=int, default=500, help="at most, a batch")
-    mix.add_argument("--batch-every-s", type=float, default=2, help="at least a batch this often")
+    mix.add_argument("--batch-every-s", type=float, default=1, help="at least a batch this often")
     run.add_argument("--timeout-s", type=float, default=30, help="a request's, then an error")
     run.add_argument("--max-connections", type=int, default=512)
     run.add_argument("--warm-up", type=int, default=20, help="real-time invoices before step 1")

@@ -6,7 +6,8 @@ Why the work is split this way:
   step on HTTP alone and keeps to its schedule on a machine it shares with the service. How late
   it still sends is recorded (`Outcome.lag_ms`) and reported apart from the service's latency.
 - Requests are not limited in flight beyond the connection pool (`max_connections`): a request
-  that waits for a connection waits on the clock, so that wait is latency too.
+  that waits for a connection waits on the clock, so that wait is latency too. The client is
+  http1.py's, a thirtieth of httpx's CPU a request (that module says why).
 - Lookups and public checks name invoices authenticated in real time earlier in the run (a
   warm-up fills the list before the first step), by the seller's key and by printed fields; the
   checks come from many addresses (X-Forwarded-For, RFC 2544's benchmarking range 198.18.0.0/15),
@@ -26,10 +27,10 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from loadtest.demo_data import DemoRegistry, printed_fields
+from loadtest.http1 import Http1Pool, Response
 from loadtest.steps import BATCH, CHECK, LOOKUP, SUBMIT, Outcome, StepPlan
 
 _ADDRESSES = ipaddress.ip_network("198.18.0.0/15")
@@ -44,12 +45,12 @@ class Prepared:
     batches: list[tuple[str, bytes, int]]
 
 
-def error_code(response: httpx.Response) -> str:
+def error_code(response: Response) -> str:
     """`<status> <CODE>` of an unexpected answer (the service's stable error codes)."""
     try:
-        return f"{response.status_code} {response.json()['errors'][0]['code']}"
+        return f"{response.status} {response.json()['errors'][0]['code']}"
     except (ValueError, KeyError, IndexError, TypeError):
-        return f"{response.status_code} (no error code)"
+        return f"{response.status} (no error code)"
 
 
 class OpenLoop:
@@ -64,13 +65,7 @@ class OpenLoop:
     ) -> None:
         self.registry = registry
         self.clock_zero = clock_zero  # time.monotonic() at the run's start
-        self.client = httpx.AsyncClient(
-            base_url=url.rstrip("/"),
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        self.client = Http1Pool(url, size=max_connections, timeout_s=timeout_s)
         self.outcomes: list[Outcome] = []
         self.skipped: Counter[str] = Counter()  # lookups and checks with nothing to name yet
         self.batch_ids: list[tuple[str, str]] = []  # (batch id, API key)
@@ -80,7 +75,7 @@ class OpenLoop:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
     def _seller(self) -> dict[str, Any]:
         seller = self.registry.sellers[self._next_seller % len(self.registry.sellers)]
@@ -112,7 +107,7 @@ class OpenLoop:
         for api_key, body, fields in prepared.submissions:
             try:
                 await self._submit(api_key, body, fields)
-            except httpx.HTTPError:
+            except (TimeoutError, OSError, ValueError, KeyError):
                 continue
         return len(self.recent) - before
 
@@ -146,9 +141,9 @@ class OpenLoop:
                 error = await self._lookup()
             elif kind == CHECK:
                 error = await self._check()
-        except httpx.TimeoutException:
+        except TimeoutError:
             error = "timeout"
-        except httpx.HTTPError as failure:
+        except OSError as failure:  # refused, reset, lost (http1.ConnectionLost)
             error = type(failure).__name__
         except (ValueError, KeyError) as failure:  # an answer of the right status, unreadable
             error = f"unreadable answer ({type(failure).__name__})"
@@ -160,46 +155,46 @@ class OpenLoop:
     async def _submit(
         self, api_key: str, body: bytes, fields: dict[str, Any]
     ) -> tuple[int, str | None]:
-        response = await self.client.post(
+        response = await self.client.request(
+            "POST",
             "/v1/invoices",
-            content=body,
-            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            body,
+            {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
         )
-        if response.status_code not in (200, 201):
+        if response.status not in (200, 201):
             return 0, error_code(response)
         self.recent.append((response.json()["code"], api_key, fields))
         return 1, None
 
     async def _batch(self, api_key: str, body: bytes, lines: int) -> tuple[int, str | None]:
-        response = await self.client.post(
+        response = await self.client.request(
+            "POST",
             "/v1/batches",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/x-ndjson",
-            },
+            body,
+            {"Authorization": f"Bearer {api_key}", "Content-Type": "application/x-ndjson"},
         )
-        if response.status_code != 202:
+        if response.status != 202:
             return 0, error_code(response)
         self.batch_ids.append((response.json()["batch_id"], api_key))
         return lines, None
 
     async def _lookup(self) -> str | None:
         code, api_key, _ = random.choice(self.recent)
-        response = await self.client.get(
-            f"/v1/invoices/{code}", headers={"Authorization": f"Bearer {api_key}"}
+        response = await self.client.request(
+            "GET", f"/v1/invoices/{code}", headers={"Authorization": f"Bearer {api_key}"}
         )
-        return None if response.status_code == 200 else error_code(response)
+        return None if response.status == 200 else error_code(response)
 
     async def _check(self) -> str | None:
         _, _, fields = random.choice(self.recent)
         address = _ADDRESSES[random.randrange(_ADDRESSES.num_addresses)]
-        response = await self.client.post(
+        response = await self.client.request(
+            "POST",
             "/v1/verify",
-            content=orjson.dumps(fields),
-            headers={"Content-Type": "application/json", "X-Forwarded-For": str(address)},
+            orjson.dumps(fields),
+            {"Content-Type": "application/json", "X-Forwarded-For": str(address)},
         )
-        return None if response.status_code == 200 else error_code(response)
+        return None if response.status == 200 else error_code(response)
 
     async def batch_lines(self, *, deadline_s: float) -> tuple[Counter[str], int]:
         """After the run: the lines of every batch sent, by result status so far (authenticated,
@@ -211,10 +206,16 @@ class OpenLoop:
         while pending:
             still = []
             for batch_id, api_key in pending:
-                response = await self.client.get(
-                    f"/v1/batches/{batch_id}", headers={"Authorization": f"Bearer {api_key}"}
-                )
-                body = response.json() if response.status_code == 200 else {}
+                try:
+                    response = await self.client.request(
+                        "GET",
+                        f"/v1/batches/{batch_id}",
+                        headers={"Authorization": f"Bearer {api_key}"},
+                    )
+                except (TimeoutError, OSError):
+                    still.append((batch_id, api_key))
+                    continue
+                body = response.json() if response.status == 200 else {}
                 if body.get("status") in ("completed", "failed"):
                     counts.update(
                         authenticated=body["authenticated"],
@@ -225,7 +226,7 @@ class OpenLoop:
                         counts["failed batches"] += 1
                 else:
                     still.append((batch_id, api_key))
-                    if response.status_code == 429:
+                    if response.status == 429:
                         await asyncio.sleep(1)
             pending = still
             if not pending or time.monotonic() > deadline:

@@ -78,7 +78,7 @@ class Mix:
     lookups_per_invoice: float = 0.4  # GET /v1/invoices/{code} by the seller
     checks_per_invoice: float = 0.1  # POST /v1/verify, the public check of a printed invoice
     batch_lines: int = 500  # at most, a batch
-    batch_every_s: float = 2.0  # at least a batch this often, while there are lines for them
+    batch_every_s: float = 1.0  # at least a batch this often, while there are lines for them
 
     def plan(self, rate: float, seconds: float) -> StepPlan:
         invoices = round(rate * seconds)

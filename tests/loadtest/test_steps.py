@@ -36,8 +36,8 @@ def test_a_step_sends_the_national_mix() -> None:
 
     assert plan.invoices == 3000
     assert plan.real_time == 300  # 10 % in real time
-    # 2,700 in batches of <= 500, at least one every 2 s: 15 of 180.
-    assert plan.batch_sizes == (180,) * 15
+    # 2,700 in batches of <= 500, at least one a second: 30 of 90.
+    assert plan.batch_sizes == (90,) * 30
     assert plan.lookups == 1200  # 0.4 an invoice
     assert plan.checks == 300  # 0.1 an invoice
     assert plan.planned_rate == 100
