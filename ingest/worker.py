@@ -211,7 +211,7 @@ class Worker:
         """Process one message, holding it meanwhile; acknowledge it once the batch is done."""
         renew_every_s = self.settings.batch_claim_idle_s / 3
         # Every log line of this attempt carries the submitting request's id (once the batch is
-        # read; a new id for a batch submitted before schema 10) and the batch id.
+        # read; a new id for a batch submitted before schema 10), its client and its seller.
         context = RequestContext(new_request_id())
         token = current_request.set(context)
         try:

@@ -24,6 +24,7 @@ from storage.errors import SchemaError
 from storage.postgres import migrate as postgres_migrate
 from storage.postgres.pool import connect as connect_postgres
 from storage.postgres.pool import create_pool
+from storage.schema_compat import compatible_from
 from storage.schema_versions import ensure_current, migrate_all
 
 REPLICATION = {"class": "SimpleStrategy", "replication_factor": "1"}
@@ -115,7 +116,14 @@ def test_a_keyspace_newer_than_the_code_is_refused(
 ) -> None:
     keyspace = _new_keyspace(scratch_keyspaces)
     cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION)
-    previous = _schema_folder_without_newest_change(tmp_path)
+    # The code of the release before the newest change that it may not run against (the newer
+    # changes since then say which older code they let run: `-- compatible-from`).
+    newest = cassandra_migrate.changes()[-1]
+    oldest_allowed = compatible_from(
+        {c.version: c.declared_compatible_from() for c in cassandra_migrate.changes()},
+        newest.version,
+    )
+    previous = _schema_folder_up_to(tmp_path, oldest_allowed - 1)
 
     with pytest.raises(SchemaError, match="newer than this code"):
         cassandra_migrate.migrate(cassandra.session, keyspace, REPLICATION, schema_dir=previous)
@@ -293,6 +301,7 @@ async def test_version_4_invoices_and_claims_are_carried_into_the_compact_tables
         "0007_signed_xml",
         "0008_buyer_month",
         "0009_lifecycle",
+        "0010_batch_request_id",
     ]
     tables = session.cluster.metadata.keyspaces[keyspace].tables
     assert "invoice_claims" not in tables
