@@ -197,8 +197,9 @@ def flatmap_case(context: HookContext, case: Case) -> st.SearchStrategy[Case]:
 
 
 def error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """A 4xx is JSON {"errors": [{"code", "message", "field"?}, ...]}: codes from the catalogue,
-    each answered with its catalogued status, fields as JSON pointers."""
+    """A 4xx is JSON {"errors": [{"code", "message", "field"?}, ...], "request_id"}: codes from
+    the catalogue, each answered with its catalogued status, fields as JSON pointers, the id the
+    answer's X-Request-ID gives."""
     status = response.status_code
     if not 400 <= status < 500:
         return None
@@ -212,7 +213,13 @@ def error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | Non
         ) from not_json
     assert isinstance(body, dict), f"a {status} whose body is not an object"
     assert "errors" in body, f"a {status} without errors"
-    assert set(body) - {"errors"} <= _EXTRA_MEMBERS, f"a {status} with members {sorted(body)}"
+    assert set(body) - {"errors", "request_id"} <= _EXTRA_MEMBERS, (
+        f"a {status} with members {sorted(body)}"
+    )
+    # The request's id, as its header says (api/observe.py): every error can be quoted.
+    assert body.get("request_id") == response.headers.get("x-request-id", [None])[0], (
+        f"a {status} whose request_id is not its X-Request-ID"
+    )
     errors = body["errors"]
     assert isinstance(errors, list), f"a {status} whose errors are not a list"
     assert errors, f"a {status} with no errors"
