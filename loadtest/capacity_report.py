@@ -200,7 +200,7 @@ def write_files(
     lines: list[str],
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "figures.json").write_bytes(figures.to_json())
+    (folder / "figures.json").write_bytes(figures.to_json() + b"\n")
     charts = "\n".join(
         f"![{name}]({name}.png)" for name in ("rate", "latency", "errors", "queue-age")
     )
