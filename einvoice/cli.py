@@ -8,6 +8,7 @@ einvoice taxpayer|key|client     the registry, straight in PostgreSQL (einvoice/
 einvoice demo submit             a fresh invoice of a demo seller, signed, submitted and shown
 einvoice batch submit FILE       an NDJSON file sent as batches; results in FILE.results.ndjson
 einvoice loadtest run            a load test and its report (with the loadtest extra)
+einvoice loadtest capacity       the highest rate of the national mix held, step by step
 
 The local development stack is not the product's: `scripts/stack up|down|status` (devstack/).
 """
