@@ -15,6 +15,7 @@ from typing import TypedDict
 from fastapi import FastAPI
 
 from api.ratelimit import RateLimiter
+from einvoice import logs
 from einvoice.config import Settings
 from einvoice.runtime import Runtime, open_runtime
 from lookup.service import LookupService
@@ -50,7 +51,10 @@ class State(TypedDict):
 def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        async with open_runtime(settings, write_through=True) as runtime:
-            yield {"clients": Clients.of(runtime)}
+        try:
+            async with open_runtime(settings, write_through=True) as runtime:
+                yield {"clients": Clients.of(runtime)}
+        finally:
+            logs.flush()  # granian may end this process without running its exit handlers
 
     return lifespan

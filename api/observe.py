@@ -6,8 +6,9 @@
   into every error body (api/errors.py), so a complaint can quote it.
 - **Metrics** by route template, method and status (api/metrics.py).
 - **The access log**: one JSON line per request, after its answer is sent (`einvoice.access`:
-  method, route template, status, duration_ms, client_id and seller when known). On by default
-  (EINVOICE_ACCESS_LOG); what it costs a cached lookup is measured in docs/operations.md.
+  method, route template, status, duration_ms, client_id and seller when known; einvoice/logs.py
+  writes it). On by default (EINVOICE_ACCESS_LOG); what it costs a cached lookup is measured in
+  docs/operations.md.
 
 One middleware rather than three, and not Starlette's BaseHTTPMiddleware (which adds a task and
 a stream per request): this runs on every request of the hot path.
@@ -19,18 +20,16 @@ carry no request id, and its log line would be written for no request.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import unexpected_error_response
 from api.metrics import bounded_method, observe, route_template
+from einvoice import logs
 from einvoice.request_context import RequestContext, accepted_request_id, current
 
 REQUEST_ID_HEADER = b"x-request-id"
-
-access_log = logging.getLogger("einvoice.access")
 
 
 class ObserveMiddleware:
@@ -76,13 +75,12 @@ class ObserveMiddleware:
             status = status or 500  # the client's connection closed on an exception
             observe(method, route, status, seconds)
             if self.access_log_on:
-                access_log.info(
-                    "request",
-                    extra={
+                logs.access(
+                    {
                         "method": method,
                         "route": route,
                         "status": status,
                         "duration_ms": round(seconds * 1000, 2),
-                    },
+                    }
                 )
             current.reset(token)

@@ -9,15 +9,24 @@ terminal.
 
 The standard library's logging with our own formatter rather than structlog: every module already
 logs through `logging` (and so do the drivers and granian), and one formatter covers them all.
-orjson writes the line; the formatter does no other work, since the access log writes one line
-per request on the hot path (docs/operations.md measures what it costs).
+
+Lines are written in batches (`LineBuffer`): a write to stderr per line cost cached lookups about
+a fifth of their throughput (scripts/bench_lookup.py, docs/operations.md), more than the line's
+formatting, since each write releases the GIL to granian's threads and waits to get it back. A
+line waits at most `FLUSH_EVERY_S`; a warning or an error is written at once, with every line
+before it. The access log's line (`access`) skips the logging machinery too, for the same reason:
+it is one dict, written as JSON, per request.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import os
 import sys
+import threading
+import time
 from typing import Any, Literal
 
 import orjson
@@ -92,10 +101,108 @@ def formatter_path(log_format: LogFormat) -> str:
     return f"{__name__}.{'JsonFormatter' if log_format == 'json' else 'TextFormatter'}"
 
 
+FLUSH_EVERY_S = 0.5
+_FLUSH_BYTES = 64 * 1024
+
+
+class LineBuffer:
+    """Lines for stderr, written together: when `FLUSH_EVERY_S` has passed since the last write
+    (checked at each line, and by a thread while no line comes), when 64 KiB wait, on `flush()`
+    and at exit. A process killed outright loses at most the last half second of lines."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._size = 0
+        self._lock = threading.Lock()
+        self._last_write = time.monotonic()
+        self._flusher_pid = 0  # the process whose thread flushes (a forked child starts its own)
+
+    def add(self, line: str) -> None:
+        with self._lock:
+            self._lines.append(line)
+            self._size += len(line)
+            due = self._size >= _FLUSH_BYTES or time.monotonic() - self._last_write > FLUSH_EVERY_S
+        if self._flusher_pid != os.getpid():
+            self._start_flusher()
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines, self._size = self._lines, [], 0
+            self._last_write = time.monotonic()
+        if lines:
+            lines.append("")
+            sys.stderr.write("\n".join(lines))
+            sys.stderr.flush()
+
+    def _start_flusher(self) -> None:
+        self._flusher_pid = os.getpid()
+
+        def flush_now_and_then() -> None:
+            while True:
+                time.sleep(FLUSH_EVERY_S)
+                self.flush()
+
+        threading.Thread(target=flush_now_and_then, name="log-flusher", daemon=True).start()
+
+
+_buffer = LineBuffer()
+atexit.register(lambda: _buffer.flush())
+
+
+def flush() -> None:
+    """Write the lines waiting now (a process about to stop)."""
+    _buffer.flush()
+
+
+class _BufferedHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _buffer.add(self.format(record))
+            if record.levelno >= logging.WARNING:
+                _buffer.flush()  # what went wrong, and what led to it, written now
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        _buffer.flush()
+
+
+_access_json = True
+
+
+def access(fields: dict[str, Any]) -> None:
+    """The access log's line for a request answered: `fields` (method, route, status,
+    duration_ms) beside the request's id and caller, as `einvoice.access` at INFO."""
+    line: dict[str, Any] = {
+        "time": _time(time.time()),
+        "level": "INFO",
+        "logger": "einvoice.access",
+        "message": "request",
+    }
+    context = current.get()
+    if context is not None:
+        line["request_id"] = context.request_id
+        if context.client_id is not None:
+            line["client_id"] = context.client_id
+        if context.seller is not None:
+            line["seller"] = context.seller
+    line.update(fields)
+    if _access_json:
+        _buffer.add(orjson.dumps(line).decode())
+    else:
+        head = f"{line.pop('time')} INFO einvoice.access {line.pop('message')}"
+        del line["level"], line["logger"]
+        _buffer.add(f"{head} [{' '.join(f'{k}={v}' for k, v in line.items())}]")
+
+
 def configure(log_format: LogFormat, level: str = "INFO") -> None:
     """Every log record of this process, to stderr, in `log_format`. Replaces earlier handlers,
     so calling it twice (an app factory run again in tests) does not double the lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    global _access_json
+    _access_json = log_format == "json"
+    handler = _BufferedHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -360,4 +360,6 @@ def run(settings: Settings) -> int:
     except SchemaError as error:
         log.error("%s", error)  # the message says what to do (migrate, or deploy newer code)
         return 1
+    finally:
+        logs.flush()
     return 0

@@ -7,9 +7,11 @@ import logging
 import re
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from einvoice import logs
 from einvoice.logs import JsonFormatter, TextFormatter
 from einvoice.request_context import RequestContext, accepted_request_id, current, request_id
 
@@ -89,3 +91,38 @@ def test_a_request_id_is_kept_only_when_sane(sent: bytes) -> None:
 
 def test_new_request_ids_differ() -> None:
     assert len({accepted_request_id(None) for _ in range(1000)}) == 1000
+
+
+def test_the_access_line_carries_the_request_and_is_written_on_flush(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.flush()
+    capsys.readouterr()
+    token = current.set(RequestContext("req-3", client_id="client-1", seller="0100109106"))
+    try:
+        logs.access({"method": "GET", "route": "/healthz", "status": 200, "duration_ms": 0.5})
+    finally:
+        current.reset(token)
+    logs.flush()
+
+    (line,) = capsys.readouterr().err.splitlines()
+    fields = orjson.loads(line)
+    assert fields["logger"] == "einvoice.access"
+    assert fields["request_id"] == "req-3"
+    assert fields["client_id"] == "client-1"
+    assert fields["route"] == "/healthz"
+    assert fields["status"] == 200
+
+
+def test_lines_wait_in_the_buffer_until_flushed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    buffer = logs.LineBuffer()
+    buffer.add("first")
+    buffer.add("second")
+    waiting = capsys.readouterr().err
+
+    buffer.flush()
+
+    # Written together, once (the flusher thread may have done it first on a slow machine).
+    assert waiting + capsys.readouterr().err == "first\nsecond\n"
