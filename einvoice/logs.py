@@ -14,8 +14,8 @@ Lines are written in batches (`LineBuffer`): a write to stderr per line cost cac
 a fifth of their throughput (scripts/bench_lookup.py, docs/operations.md), more than the line's
 formatting (likely because each write releases the GIL to granian's threads and waits to get it
 back). A line waits at most `FLUSH_EVERY_S`; a warning or an error is written at once, with every
-line before it. The access log's line (`access`) skips the logging machinery too, for the same reason:
-it is one dict, written as JSON, per request.
+line before it. The access log's line (`access`) skips the logging machinery too, for the same
+reason: it is one dict, written as JSON, per request.
 """
 
 from __future__ import annotations
