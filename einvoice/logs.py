@@ -169,12 +169,20 @@ class _BufferedHandler(logging.Handler):
         _buffer.flush()
 
 
+# Set by `configure`: whether this process's logging is ours (then the access line goes straight
+# to the buffer, in this format), or someone else's (pytest, an embedding program: then it is a
+# `logging` record like any other, for their handlers).
+_owned = False
 _access_json = True
+_access_logger = logging.getLogger("einvoice.access")
 
 
 def access(fields: dict[str, Any]) -> None:
     """The access log's line for a request answered: `fields` (method, route, status,
     duration_ms) beside the request's id and caller, as `einvoice.access` at INFO."""
+    if not _owned:
+        _access_logger.info("request", extra=fields)
+        return
     line: dict[str, Any] = {
         "time": _time(time.time()),
         "level": "INFO",
@@ -198,13 +206,18 @@ def access(fields: dict[str, Any]) -> None:
 
 
 def configure(log_format: LogFormat, level: str = "INFO") -> None:
-    """Every log record of this process, to stderr, in `log_format`. Replaces earlier handlers,
-    so calling it twice (an app factory run again in tests) does not double the lines."""
-    global _access_json
+    """Every log record of this process, to stderr, in `log_format`. Calling it again (an app
+    factory run again) replaces its own handler rather than doubling the lines. Like
+    `logging.basicConfig`, it leaves alone a process whose logging someone else set up (pytest's
+    handlers, an embedding program's): their handlers get the records."""
+    global _owned, _access_json
+    root = logging.getLogger()
+    if any(not isinstance(handler, _BufferedHandler) for handler in root.handlers):
+        return
+    _owned = True
     _access_json = log_format == "json"
     handler = _BufferedHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Fields no line writes, each looked up for every record otherwise (the access log writes one

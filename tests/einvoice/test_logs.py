@@ -94,8 +94,9 @@ def test_new_request_ids_differ() -> None:
 
 
 def test_the_access_line_carries_the_request_and_is_written_on_flush(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(logs, "_owned", True)  # as in a service; pytest owns this one's logging
     logs.flush()
     capsys.readouterr()
     token = current.set(RequestContext("req-3", client_id="client-1", seller="0100109106"))
@@ -126,3 +127,15 @@ def test_lines_wait_in_the_buffer_until_flushed(
 
     # Written together, once (the flusher thread may have done it first on a slow machine).
     assert waiting + capsys.readouterr().err == "first\nsecond\n"
+
+
+def test_logging_someone_else_set_up_is_left_alone(caplog: pytest.LogCaptureFixture) -> None:
+    before = list(logging.getLogger().handlers)
+
+    logs.configure("json")
+    with caplog.at_level(logging.INFO):
+        logs.access({"route": "/healthz", "status": 200})
+
+    assert logging.getLogger().handlers == before
+    (record,) = [r for r in caplog.records if r.name == "einvoice.access"]
+    assert record.__dict__["route"] == "/healthz"
