@@ -146,9 +146,17 @@ class LineBuffer:
 
         threading.Thread(target=flush_now_and_then, name="log-flusher", daemon=True).start()
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's lines are the parent's to write, and its lock may have
+        been held by its flusher thread at the fork, which the child does not have."""
+        self._lines, self._size = [], 0
+        self._lock = threading.Lock()
+        self._flusher_pid = 0
+
 
 _buffer = LineBuffer()
 atexit.register(lambda: _buffer.flush())
+os.register_at_fork(after_in_child=_buffer.forget_after_fork)
 
 
 def flush() -> None:

@@ -35,7 +35,15 @@ def use_multiprocess_dir() -> Path:
     prometheus_client is imported here or in a worker (it picks its value store at import)."""
     folder = Path(tempfile.mkdtemp(prefix="einvoice-metrics-"))
     os.environ[MULTIPROC_ENV] = str(folder)
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    owner = os.getpid()
+
+    def remove() -> None:
+        # Only by this process: a worker forked from it inherits the exit handler, and one that
+        # exits before the others must not take their samples with it.
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
     return folder
 
 
