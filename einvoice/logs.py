@@ -56,13 +56,8 @@ def _time(created: float) -> str:
     return f"{_second[1]}.{int((created - whole) * 1000):03d}+00:00"
 
 
-def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "time": _time(record.created),
-        "level": record.levelname,
-        "logger": record.name,
-        "message": record.getMessage(),
-    }
+def _add_request(fields: dict[str, Any]) -> None:
+    """The id of the request the line is written for, and who made it, when known."""
     context = current.get()
     if context is not None:
         fields["request_id"] = context.request_id
@@ -70,6 +65,16 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
             fields["client_id"] = context.client_id
         if context.seller is not None:
             fields["seller"] = context.seller
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "time": _time(record.created),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": record.getMessage(),
+    }
+    _add_request(fields)
     for key, value in record.__dict__.items():
         if key not in _RECORD_ATTRIBUTES:
             fields[key] = value
@@ -87,13 +92,17 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        head = f"{fields.pop('time')} {fields.pop('level')} {fields.pop('logger')}"
-        message = fields.pop("message")
-        exception = fields.pop("exception", None)
-        rest = " ".join(f"{key}={value}" for key, value in fields.items())
-        line = f"{head} {message}" + (f" [{rest}]" if rest else "")
-        return f"{line}\n{exception}" if exception else line
+        return _text_line(_fields(record))
+
+
+def _text_line(fields: dict[str, Any]) -> str:
+    """`time LEVEL logger message [key=value ...]`, then the traceback's lines, if any."""
+    head = f"{fields.pop('time')} {fields.pop('level')} {fields.pop('logger')}"
+    message = fields.pop("message")
+    exception = fields.pop("exception", None)
+    rest = " ".join(f"{key}={value}" for key, value in fields.items())
+    line = f"{head} {message}" + (f" [{rest}]" if rest else "")
+    return f"{line}\n{exception}" if exception else line
 
 
 def formatter_path(log_format: LogFormat) -> str:
@@ -197,20 +206,9 @@ def access(fields: dict[str, Any]) -> None:
         "logger": "einvoice.access",
         "message": "request",
     }
-    context = current.get()
-    if context is not None:
-        line["request_id"] = context.request_id
-        if context.client_id is not None:
-            line["client_id"] = context.client_id
-        if context.seller is not None:
-            line["seller"] = context.seller
+    _add_request(line)
     line.update(fields)
-    if _access_json:
-        _buffer.add(orjson.dumps(line).decode())
-    else:
-        head = f"{line.pop('time')} INFO einvoice.access {line.pop('message')}"
-        del line["level"], line["logger"]
-        _buffer.add(f"{head} [{' '.join(f'{k}={v}' for k, v in line.items())}]")
+    _buffer.add(orjson.dumps(line).decode() if _access_json else _text_line(line))
 
 
 def configure(log_format: LogFormat, level: str = "INFO") -> None:
