@@ -44,7 +44,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     EINVOICE_AUTHORITY_KEYS_DIR=/var/lib/einvoice/authority-keys
 USER einvoice
 WORKDIR /tmp
-EXPOSE 8000
+# 8000: the API; 9100: its Prometheus metrics (EINVOICE_METRICS_PORT), for the scraper only (set
+# EINVOICE_METRICS_HOST=0.0.0.0 where it must reach them, as compose.yaml does).
+EXPOSE 8000 9100
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 CMD ["einvoice", "serve"]
