@@ -114,12 +114,10 @@ async def _validation_error(request: Request, error: Exception) -> Response:
 
 
 async def _backend_unavailable(request: Request, error: Exception) -> Response:
-    for backend, kinds in _TRANSIENT:
-        if isinstance(error, kinds):
-            BACKEND_ERRORS.labels(backend).inc()
-            log.warning("%s unavailable: %s", backend, error)
-            return error_response(BackendUnavailable(f"{backend} is unavailable; retry later"))
-    raise AssertionError(f"{type(error).__name__} is not a backend outage")  # pragma: no cover
+    response = _outage_response(error)
+    if response is None:  # pragma: no cover - registered for the outage classes only
+        raise AssertionError(f"{type(error).__name__} is not a backend outage")
+    return response
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
@@ -129,13 +127,21 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
 def unexpected_error_response(error: Exception, method: str, path: str) -> Response:
     """The answer to an exception no handler took: 503 for a backend outage raised outside the
     router, else a bug, logged with its traceback and answered 500 with no details."""
+    response = _outage_response(error)
+    if response is not None:
+        return response
+    log.error("unhandled error on %s %s", method, path, exc_info=error)
+    return error_response(InternalError("internal error"))
+
+
+def _outage_response(error: Exception) -> Response | None:
+    """503 + Retry-After, counted by backend, when `error` means a backend did not answer."""
     for backend, kinds in _TRANSIENT:
         if isinstance(error, kinds):
             BACKEND_ERRORS.labels(backend).inc()
             log.warning("%s unavailable: %s", backend, error)
             return error_response(BackendUnavailable(f"{backend} is unavailable; retry later"))
-    log.error("unhandled error on %s %s", method, path, exc_info=error)
-    return error_response(InternalError("internal error"))
+    return None
 
 
 def _validation_code(pydantic_type: str) -> ErrorCode:

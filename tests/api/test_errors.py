@@ -51,3 +51,21 @@ async def test_a_bug_is_a_500_without_details() -> None:
 
     assert response.status_code == 500
     assert response.json() == {"errors": [{"code": "INTERNAL_ERROR", "message": "internal error"}]}
+
+
+async def test_a_bug_behind_the_request_middleware_is_answered_with_its_request_id() -> None:
+    from api.observe import ObserveMiddleware
+
+    app = _app_raising(KeyError("x"))
+    app.add_middleware(ObserveMiddleware, access_log_on=False)
+    # raise_app_exceptions: the middleware answers the bug; nothing reaches the server.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/boom", headers={"X-Request-ID": "bug-1"})
+
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "bug-1"
+    assert response.json() == {
+        "errors": [{"code": "INTERNAL_ERROR", "message": "internal error"}],
+        "request_id": "bug-1",
+    }
