@@ -26,20 +26,28 @@ _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's st column
 
 
 @dataclass(frozen=True)
-class Stat:
+class ProcStat:
+    """One process's line of /proc/<pid>/stat, what the capacity run and the benchmarks
+    (scripts/bench_cpu.py) read of it."""
+
+    pid: int
     ppid: int
-    cpu_ticks: int
+    comm: str
+    start_ticks: int
+    cpu_ticks: int  # utime + stime + cutime + cstime
 
 
-def read_stat(pid: int) -> Stat | None:
+def read_stat(pid: int) -> ProcStat | None:
     try:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name is in parentheses and may hold spaces or parentheses itself.
+    comm = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state) of proc(5): ppid is 4, utime .. cstime are 14 .. 17.
-    return Stat(int(fields[1]), sum(int(value) for value in fields[11:15]))
+    # fields[0] is field 3 (state) of proc(5): ppid 4, utime 14 .. cstime 17, starttime 22.
+    cpu = sum(int(value) for value in fields[11:15])
+    return ProcStat(pid, int(fields[1]), comm, int(fields[19]), cpu)
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:

@@ -9,7 +9,6 @@ root lives). The load generator is measured by the caller (getrusage), since it 
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import time
@@ -22,31 +21,9 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from devstack.process import ManagedProcess
 from devstack.settings import StackSettings
+from loadtest.processes import CLOCK_TICKS, ProcStat, read_stat
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    pid: int
-    ppid: int
-    comm: str
-    start_ticks: int
-    cpu_ticks: int  # utime + stime + cutime + cstime
-
-
-def read_stat(pid: int) -> ProcStat | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may hold spaces or parentheses itself.
-    comm = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state) of proc(5): ppid 4, utime 14 .. cstime 17, starttime 22.
-    cpu = sum(int(value) for value in fields[11:15])
-    return ProcStat(pid, int(fields[1]), comm, int(fields[19]), cpu)
 
 
 def all_stats() -> dict[int, ProcStat]:
