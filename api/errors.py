@@ -35,8 +35,8 @@ from einvoice.errors import (
     MethodNotAllowed,
     NotFound,
     ServiceError,
+    error_body,
 )
-from einvoice.request_context import request_id as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ def error_response(error: ServiceError) -> Response:
     headers = dict(error.headers)
     if error.retry_after_s:
         headers["Retry-After"] = str(error.retry_after_s)
-    body: dict[str, object] = {"errors": [detail.as_json() for detail in error.details]}
-    request_id = current_request_id()
-    if request_id is not None:
-        body["request_id"] = request_id
+    body = error_body(error.details)
     return Response(
         orjson.dumps(body), status_code=error.status, media_type="application/json", headers=headers
     )

@@ -7,13 +7,14 @@ the request body when the error concerns one field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import orjson
 
 from einvoice.error_codes import ErrorCode
+from einvoice.request_context import request_id as current_request_id
 
 # How much of a value a message quotes: enough to recognise it, never a whole oversized header.
 _SHOWN_CHARS = 80
@@ -158,3 +159,13 @@ class InternalError(ServiceError):
 
     status = 500
     code = ErrorCode.INTERNAL_ERROR
+
+
+def error_body(details: Sequence[ErrorDetail]) -> dict[str, object]:
+    """The one error shape, {"errors": [...], "request_id"}, with the id of the request being
+    answered (einvoice/request_context.py); some answers add members beside (docs/errors.md)."""
+    body: dict[str, object] = {"errors": [detail.as_json() for detail in details]}
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body

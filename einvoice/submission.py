@@ -32,7 +32,7 @@ from prometheus_client import Counter, Histogram
 
 from einvoice.changes import InvoiceChanges, refusal_detail
 from einvoice.error_codes import ErrorCode
-from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest
+from einvoice.errors import ErrorDetail, Forbidden, InvalidRequest, error_body
 from einvoice.hdon.answer import coded_hdon
 from einvoice.hdon.authenticate import AuthenticatedXml, authenticate_xml
 from einvoice.hdon.fields import invoice_of, xml_path
@@ -41,7 +41,6 @@ from einvoice.invoice.authenticate import Authenticated, Authority, Rejected, au
 from einvoice.invoice.model import Invoice
 from einvoice.lifecycle import Change, Refusal
 from einvoice.registry.cache import Seller
-from einvoice.request_context import request_id as current_request_id
 from lookup.cache import CacheWriter
 from lookup.documents import invoice_document, utc_timestamp
 from lookup.public_check import verify_url
@@ -624,7 +623,7 @@ class CorrectionRefused(Exception):
         self.existing = existing or {}
 
     def answer(self) -> Answer:
-        body = _error_body([self.detail])
+        body = error_body([self.detail])
         if self.existing:
             body["original"] = self.existing
         return Answer(self.detail.code.status, orjson.dumps(body))
@@ -806,18 +805,9 @@ def _xml(earlier: _Earlier, status: int, signed_xml: bytes, page_url: str) -> An
 
 
 def _conflict(existing: Claim, field: str = JSON_NUMBER) -> Answer:
-    body = _error_body([number_used(existing.code, field)])
+    body = error_body([number_used(existing.code, field)])
     body["existing"] = {"code": existing.code, "invoice_hash": existing.invoice_hash}
     return Answer(409, orjson.dumps(body))
-
-
-def _error_body(errors: Sequence[ErrorDetail]) -> dict[str, Any]:
-    """The one error shape (api/errors.py), with the id of the request being answered."""
-    body: dict[str, Any] = {"errors": [detail.as_json() for detail in errors]}
-    request_id = current_request_id()
-    if request_id is not None:
-        body["request_id"] = request_id
-    return body
 
 
 def _line_conflict(index: int, existing: Claim, field: str = JSON_NUMBER) -> LineResult:
